@@ -1,0 +1,50 @@
+# One command per habit. `make run` and `make test` install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
+
+.PHONY: install run test lint fmt bench lab dashboard lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name lab --display-name "Trading Lab (Python 3.11)" >/dev/null
+	@echo "Warming numba's cache (once per install) ..."
+	$(BIN)/lab warmup
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/lab main
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check lab tests benchmarks
+	$(BIN)/ruff format --check lab tests benchmarks
+
+fmt: install
+	$(BIN)/ruff check --fix lab tests benchmarks
+	$(BIN)/ruff format lab tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+dashboard: install
+	$(BIN)/lab dashboard
+
+lock: install
+	@{ head -2 constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) reports/runs reports/index.html

@@ -1,0 +1,1 @@
+"""Backtest: the vectorbt runner, metrics, sweeps, walk-forward and experiment records."""

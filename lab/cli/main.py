@@ -1,0 +1,33 @@
+"""The `lab` command: one entry point for data, backtests, notebooks and the engine."""
+
+from __future__ import annotations
+
+import typer
+
+from lab.cli import data_cmds, db_cmds
+from lab.cli.common import config, console, print_frame, reports_errors
+
+app = typer.Typer(help="Trading Lab: research and trading for crypto spot markets.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(data_cmds.app, name="data")
+app.add_typer(db_cmds.app, name="db")
+
+
+@app.command()
+@reports_errors
+def main() -> None:
+    """The main job (`make run`): sample data, validate, then every research notebook; ends with the report index."""
+    from lab.pipeline.main_job import run_main_job
+
+    run_main_job(config())
+
+
+@app.command()
+def warmup() -> None:
+    """Compile and cache vectorbt's numba functions once, so later runs skip JIT compilation."""
+    from lab.backtest.warmup import warm
+
+    console.print(f"numba cache warm ({warm():.1f} s)")
+
+
+__all__ = ["app", "print_frame"]

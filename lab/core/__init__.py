@@ -1,0 +1,1 @@
+"""Core: the IO contract, configuration, timeframes and errors. Imports only stdlib, pydantic, pandas."""

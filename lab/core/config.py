@@ -1,0 +1,248 @@
+"""Configuration: lab.toml plus LAB_* environment overrides, validated into frozen pydantic models.
+
+The merge is written here rather than with pydantic-settings because the file path is found at run
+time (LAB_CONFIG, or the nearest lab.toml upwards from the working directory, so notebooks running in
+notebooks/ find the project's file) and because errors must name the key, the value, where it came
+from and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lab.core.errors import ConfigError
+from lab.core.timeframes import timeframe_ms
+
+ENV_PREFIX = "LAB_"
+_ENV_NOT_CONFIG = {"LAB_CONFIG", "LAB_ROOT", "LAB_EXCHANGE_API_KEY", "LAB_EXCHANGE_API_SECRET", "LAB_DASHBOARD_TOKEN"}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PathsConfig(Frozen):
+    data_dir: Path = Path("data")
+    reports_dir: Path = Path("reports")
+    notebooks_dir: Path = Path("notebooks")
+    strategies_dir: Path = Path("strategies")
+
+
+class DbConfig(Frozen):
+    url: str = ""
+
+
+class MarketConfig(Frozen):
+    exchange: str = "kraken"
+    symbols: tuple[str, ...] = ("BTC/USD",)
+    timeframes: tuple[str, ...] = ("5m",)
+    fetch_start: str = "2024-01-01"
+    page_limit: int = Field(720, ge=1, le=10_000)
+    max_retries: int = Field(5, ge=0, le=20)
+    retry_backoff: float = Field(1.0, ge=0, le=60)  # first retry wait in seconds, doubled each time
+    flush_every: int = Field(50_000, ge=1)  # candles buffered before a write, so a long fetch can resume
+    retention: dict[str, int] = Field(default_factory=lambda: {"5m": 90, "1h": 730, "1d": 0})
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for symbol in value:
+            if symbol.count("/") != 1:
+                raise ValueError(f"symbol {symbol!r} must look like BASE/QUOTE, e.g. 'BTC/USD'")
+        return value
+
+    @field_validator("timeframes")
+    @classmethod
+    def _timeframes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tf in value:
+            timeframe_ms(tf)
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: dict[str, int]) -> dict[str, int]:
+        for tf, days in value.items():
+            timeframe_ms(tf)
+            if days < 0:
+                raise ValueError(f"retention for {tf} must be >= 0 days (0 keeps everything), got {days}")
+        return value
+
+
+class SampleConfig(Frozen):
+    seed: int = 7
+    symbols: tuple[str, ...] = ("BTC/USD", "ETH/USD", "SOL/USD")
+    timeframe: str = "5m"
+    days: int = Field(60, ge=1, le=3650)
+    end: str = "2026-01-01"
+
+
+class FeeSchedule(Frozen):
+    maker: float = Field(0.0025, ge=0, lt=0.1)
+    taker: float = Field(0.0040, ge=0, lt=0.1)
+
+
+class FeesConfig(Frozen):
+    maker: float = Field(0.0025, ge=0, lt=0.1)
+    taker: float = Field(0.0040, ge=0, lt=0.1)
+    slippage: float = Field(0.0005, ge=0, lt=0.1)
+    pairs: dict[str, FeeSchedule] = Field(default_factory=dict)
+
+    def for_pair(self, symbol: str) -> FeeSchedule:
+        """The fee schedule for one pair: its override, else the default tier."""
+        return self.pairs.get(symbol, FeeSchedule(maker=self.maker, taker=self.taker))
+
+
+class BacktestConfig(Frozen):
+    initial_cash: float = Field(10_000.0, gt=0)
+    position_fraction: float = Field(0.25, gt=0, le=1)
+    max_open_positions: int = Field(3, ge=1, le=100)
+    annualization_days: int = Field(365, ge=1, le=366)
+
+
+class PipelineConfig(Frozen):
+    kernel_name: str = "lab"
+    cell_timeout: int = Field(600, ge=1)
+    wall_timeout: int = Field(1800, ge=1)
+
+
+class ScheduleJob(Frozen):
+    notebook: str
+    cron: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class LabConfig(Frozen):
+    root: Path = Path(".")
+    paths: PathsConfig = PathsConfig()
+    db: DbConfig = DbConfig()
+    market: MarketConfig = MarketConfig()
+    sample: SampleConfig = SampleConfig()
+    fees: FeesConfig = FeesConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    schedule: dict[str, ScheduleJob] = Field(default_factory=dict)
+
+    def path(self, p: Path) -> Path:
+        """Resolve a configured path against the project root."""
+        return p if p.is_absolute() else (self.root / p)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.paths.data_dir)
+
+    @property
+    def candles_dir(self) -> Path:
+        return self.data_dir / "candles"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.path(self.paths.reports_dir)
+
+    @property
+    def notebooks_dir(self) -> Path:
+        return self.path(self.paths.notebooks_dir)
+
+    @property
+    def strategies_dir(self) -> Path:
+        return self.path(self.paths.strategies_dir)
+
+    @property
+    def db_url(self) -> str:
+        return self.db.url or f"sqlite:///{self.data_dir / 'lab.db'}"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project root: LAB_ROOT, else the nearest directory upwards holding lab.toml, else cwd."""
+    if os.environ.get("LAB_ROOT"):
+        return Path(os.environ["LAB_ROOT"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "lab.toml").is_file():
+            return candidate
+    return here
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Merge LAB_SECTION__KEY variables into data; return {dotted key: variable name}."""
+    sources: dict[str, str] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_CONFIG:
+            continue
+        if name == "LAB_DB_URL":
+            keys = ["db", "url"]
+        elif "__" in name:
+            keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
+        else:
+            continue
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: {'.'.join(keys[:-1])} is not a section")
+        node[keys[-1]] = raw if name == "LAB_DB_URL" else _parse_env_value(raw)
+        sources[".".join(keys)] = name
+    return sources
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = LabConfig
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _describe(exc: ValidationError, source: str, env_sources: dict[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        where = env_sources.get(key, source)
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(err["loc"])) or "none"
+            lines.append(f"{where}: unknown key {key!r} (allowed here: {allowed})")
+        else:
+            lines.append(f"{where}: {key} = {err.get('input')!r}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> LabConfig:
+    """Load and validate the configuration; raise ConfigError naming every bad key."""
+    env = os.environ if env is None else env
+    if path is None and env.get("LAB_CONFIG"):
+        path = Path(env["LAB_CONFIG"])
+    root = find_root() if path is None else Path(path).resolve().parent
+    path = root / "lab.toml" if path is None else Path(path)
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif "LAB_CONFIG" in env:
+        raise ConfigError(f"LAB_CONFIG points at {path}, which does not exist")
+    if "market" in data and "retention" in data["market"]:
+        data["market"]["retention"] = dict(data["market"]["retention"])
+    env_sources = _apply_env(data, env)
+    data["root"] = root
+    try:
+        return LabConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path.name, env_sources)) from None

@@ -1,0 +1,1 @@
+"""Store: SQLAlchemy models, Alembic migrations, sessions and the Parquet candle store."""
