@@ -14,8 +14,9 @@ from rich.table import Table
 from lab.core.config import LabConfig, load_config
 from lab.core.errors import LabError
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages stay one line (greppable, copyable); tables still fit the terminal.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -40,11 +41,15 @@ def reports_errors(func: F) -> F:
 def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
     """Render a DataFrame as a rich table."""
     table = Table(title=title, show_lines=False)
-    for column in frame.columns:
-        table.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
-    console.print(table)
+    cells = [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max([len(str(c)), *(len(r[i]) for r in cells)]) for i, c in enumerate(frame.columns)]
+    for column, width in zip(frame.columns, widths, strict=True):
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left", no_wrap=True, min_width=width)
+    for row in cells:
+        table.add_row(*row)
+    # Never truncate a symbol or a number: grow past an 80-column pipe rather than cut cells.
+    console.print(table, width=max(console.width, sum(widths) + 3 * len(widths) + 1))
 
 
 def _fmt(value: Any) -> str:

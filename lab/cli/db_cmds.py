@@ -34,5 +34,7 @@ def current() -> None:
     """Show the current and the head revision."""
     url = config().db_url
     cur, head = db.current_revision(url), db.head_revision()
-    console.print(f"current: {cur or 'none (empty database)'}  head: {head}"
-                  + ("" if cur == head else "  → run `lab db upgrade`"))
+    console.print(
+        f"current: {cur or 'none (empty database)'}  head: {head}"
+        + ("" if cur == head else "  → run `lab db upgrade`")
+    )

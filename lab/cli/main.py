@@ -7,8 +7,11 @@ import typer
 from lab.cli import data_cmds, db_cmds
 from lab.cli.common import config, console, print_frame, reports_errors
 
-app = typer.Typer(help="Trading Lab: research and trading for crypto spot markets.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Trading Lab: research and trading for crypto spot markets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(db_cmds.app, name="db")
 

@@ -20,7 +20,20 @@ from lab.core.errors import ConfigError
 from lab.core.timeframes import timeframe_ms
 
 ENV_PREFIX = "LAB_"
-_ENV_NOT_CONFIG = {"LAB_CONFIG", "LAB_ROOT", "LAB_EXCHANGE_API_KEY", "LAB_EXCHANGE_API_SECRET", "LAB_DASHBOARD_TOKEN"}
+_ENV_NOT_CONFIG = {
+    "LAB_CONFIG",
+    "LAB_ROOT",
+    "LAB_EXCHANGE_API_KEY",
+    "LAB_EXCHANGE_API_SECRET",
+    "LAB_DASHBOARD_TOKEN",
+}
+
+
+def _check_timeframe(tf: str) -> None:
+    try:
+        timeframe_ms(tf)
+    except ConfigError as exc:  # pydantic collects ValueErrors with the key; a LabError would escape it
+        raise ValueError(str(exc)) from None
 
 
 class Frozen(BaseModel):
@@ -61,14 +74,14 @@ class MarketConfig(Frozen):
     @classmethod
     def _timeframes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for tf in value:
-            timeframe_ms(tf)
+            _check_timeframe(tf)
         return value
 
     @field_validator("retention")
     @classmethod
     def _retention(cls, value: dict[str, int]) -> dict[str, int]:
         for tf, days in value.items():
-            timeframe_ms(tf)
+            _check_timeframe(tf)
             if days < 0:
                 raise ValueError(f"retention for {tf} must be >= 0 days (0 keeps everything), got {days}")
         return value

@@ -16,7 +16,9 @@ _PATTERN = re.compile(r"^(\d+)([mhdw])$")
 def _parse(timeframe: str) -> tuple[int, str]:
     match = _PATTERN.match(timeframe)
     if not match or int(match.group(1)) == 0:
-        raise ConfigError(f"timeframe {timeframe!r} is not valid: use a count and m/h/d/w, e.g. '5m', '1h', '1d'")
+        raise ConfigError(
+            f"timeframe {timeframe!r} is not valid: use a count and m/h/d/w, e.g. '5m', '1h', '1d'"
+        )
     return int(match.group(1)), match.group(2)
 
 

@@ -30,7 +30,9 @@ class FetchResult:
     last: pd.Timestamp | None
 
 
-def make_exchange(name: str, api_urls: dict[str, str] | None = None, timeout_ms: int = 30_000) -> ccxt.Exchange:
+def make_exchange(
+    name: str, api_urls: dict[str, str] | None = None, timeout_ms: int = 30_000
+) -> ccxt.Exchange:
     """A ccxt exchange with rate limiting on; api_urls overrides its API endpoints (tests use a local server)."""
     cls = getattr(ccxt, name, None)
     if not isinstance(cls, type):
@@ -44,24 +46,40 @@ def make_exchange(name: str, api_urls: dict[str, str] | None = None, timeout_ms:
 
 def _candles_to_frame(rows: list[list]) -> pd.DataFrame:
     if not isinstance(rows, list) or any(not isinstance(r, list | tuple) or len(r) < 6 for r in rows):
-        raise LabError(f"malformed OHLCV response: expected rows of [timestamp, o, h, l, c, v], got {str(rows)[:200]}")
+        raise LabError(
+            f"malformed OHLCV response: expected rows of [timestamp, o, h, l, c, v], got {str(rows)[:200]}"
+        )
     frame = pd.DataFrame([r[:6] for r in rows], columns=["timestamp", *OHLCV])
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), unit="ms", utc=True, errors="coerce"),
-                                   name="timestamp")
+    frame.index = pd.DatetimeIndex(
+        pd.to_datetime(frame.pop("timestamp"), unit="ms", utc=True, errors="coerce"), name="timestamp"
+    )
     return frame.apply(pd.to_numeric, errors="coerce")
 
 
-def fetch_symbol(config: LabConfig, exchange: ccxt.Exchange, symbol: str, timeframe: str, *,
-                 since: pd.Timestamp | None = None, repair_bad: bool = False,
-                 progress: Callable[[int], None] | None = None) -> FetchResult:
+def fetch_symbol(
+    config: LabConfig,
+    exchange: ccxt.Exchange,
+    symbol: str,
+    timeframe: str,
+    *,
+    since: pd.Timestamp | None = None,
+    repair_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> FetchResult:
     """Download closed candles after the last stored one (or from `since`/fetch_start) and store them."""
     step = timeframe_ms(timeframe)
     last = last_timestamp(config, exchange.id, symbol, timeframe)
-    start = since or (last + pd.Timedelta(milliseconds=step) if last is not None else pd.Timestamp(config.market.fetch_start, tz="UTC"))
-    cursor = int(start.as_unit("ms").value)
+    start = since or (
+        last + pd.Timedelta(milliseconds=step)
+        if last is not None
+        else pd.Timestamp(config.market.fetch_start, tz="UTC")
+    )
+    cursor = start.value // 1_000_000  # Timestamp.value is always nanoseconds
     retry = Retrying(
-        retry=retry_if_exception_type(TRANSIENT), stop=stop_after_attempt(config.market.max_retries + 1),
-        wait=wait_exponential(multiplier=config.market.retry_backoff, max=60), reraise=True,
+        retry=retry_if_exception_type(TRANSIENT),
+        stop=stop_after_attempt(config.market.max_retries + 1),
+        wait=wait_exponential(multiplier=config.market.retry_backoff, max=60),
+        reraise=True,
     )
     requests, added, buffer = 0, 0, []
 
@@ -69,8 +87,16 @@ def fetch_symbol(config: LabConfig, exchange: ccxt.Exchange, symbol: str, timefr
         nonlocal added, buffer
         if buffer:
             frame = pd.concat(buffer)
-            added += store_candles(config, exchange.id, symbol, timeframe, frame, source=f"ccxt:{exchange.id}",
-                                   action="fetch", repair_bad=repair_bad).added
+            added += store_candles(
+                config,
+                exchange.id,
+                symbol,
+                timeframe,
+                frame,
+                source=f"ccxt:{exchange.id}",
+                action="fetch",
+                repair_bad=repair_bad,
+            ).added
             buffer = []
 
     while True:
@@ -78,13 +104,17 @@ def fetch_symbol(config: LabConfig, exchange: ccxt.Exchange, symbol: str, timefr
         if cursor + step > now:  # the candle starting at cursor has not closed yet
             break
         try:
-            rows = retry(exchange.fetch_ohlcv, symbol, timeframe, since=cursor, limit=config.market.page_limit)
+            rows = retry(
+                exchange.fetch_ohlcv, symbol, timeframe, since=cursor, limit=config.market.page_limit
+            )
         except ccxt.BadSymbol as exc:
             raise LabError(f"{exchange.id} does not list {symbol}: {exc}") from exc
         except ccxt.BaseError as exc:
             flush()  # keep what already arrived; the next fetch resumes after it
-            raise LabError(f"{exchange.id} {symbol} {timeframe}: fetch failed after {requests + 1} request(s): "
-                           f"{type(exc).__name__}: {exc}") from exc
+            raise LabError(
+                f"{exchange.id} {symbol} {timeframe}: fetch failed after {requests + 1} request(s): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         requests += 1
         frame = _candles_to_frame(rows)
         ts = frame.index.as_unit("ms").asi8
@@ -95,21 +125,31 @@ def fetch_symbol(config: LabConfig, exchange: ccxt.Exchange, symbol: str, timefr
         buffer.append(frame)
         if progress:
             progress(len(frame))
-        cursor = int(frame.index[-1].as_unit("ms").value) + step
+        cursor = frame.index[-1].value // 1_000_000 + step
         if sum(len(b) for b in buffer) >= config.market.flush_every:
             flush()
     flush()
-    return FetchResult(symbol, timeframe, requests, added, last_timestamp(config, exchange.id, symbol, timeframe))
+    return FetchResult(
+        symbol, timeframe, requests, added, last_timestamp(config, exchange.id, symbol, timeframe)
+    )
 
 
-def fetch_many(config: LabConfig, exchange: ccxt.Exchange, symbols: list[str], timeframes: list[str],
-               repair_bad: bool = False) -> list[FetchResult]:
+def fetch_many(
+    config: LabConfig,
+    exchange: ccxt.Exchange,
+    symbols: list[str],
+    timeframes: list[str],
+    repair_bad: bool = False,
+) -> list[FetchResult]:
     """Fetch every symbol x timeframe with one progress bar (candles received)."""
     results = []
     with tqdm(desc=f"fetch {exchange.id}", unit=" candles", disable=None) as bar:
         for symbol in symbols:
             for timeframe in timeframes:
                 bar.set_postfix_str(f"{symbol} {timeframe}")
-                results.append(fetch_symbol(config, exchange, symbol, timeframe, repair_bad=repair_bad,
-                                            progress=bar.update))
+                results.append(
+                    fetch_symbol(
+                        config, exchange, symbol, timeframe, repair_bad=repair_bad, progress=bar.update
+                    )
+                )
     return results

@@ -29,20 +29,42 @@ class StoreResult:
     quarantine_file: str | None = None
 
 
-def _log_issues(config: LabConfig, key: tuple[str, str, str], action: str, report: ValidationReport,
-                extra: dict | None = None) -> None:
+def _log_issues(
+    config: LabConfig,
+    key: tuple[str, str, str],
+    action: str,
+    report: ValidationReport,
+    extra: dict | None = None,
+) -> None:
     with session_scope(config) as session:
         for issue in report.issues:
             first = issue.timestamps[0] if issue.timestamps and not pd.isna(issue.timestamps[0]) else None
-            session.add(DataQualityEvent(
-                exchange=key[0], symbol=key[1], timeframe=key[2], action=action, issue=issue.kind,
-                count=issue.count, first_ts=first.to_pydatetime() if first is not None else None,
-                detail={"timestamps": [str(t) for t in issue.timestamps], **(extra or {})},
-            ))
+            session.add(
+                DataQualityEvent(
+                    exchange=key[0],
+                    symbol=key[1],
+                    timeframe=key[2],
+                    action=action,
+                    issue=issue.kind,
+                    count=issue.count,
+                    first_ts=first.to_pydatetime() if first is not None else None,
+                    detail={"timestamps": [str(t) for t in issue.timestamps], **(extra or {})},
+                )
+            )
 
 
-def store_candles(config: LabConfig, exchange: str, symbol: str, timeframe: str, frame: pd.DataFrame, *,
-                  source: str, action: str, synthetic: bool = False, repair_bad: bool = False) -> StoreResult:
+def store_candles(
+    config: LabConfig,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    action: str,
+    synthetic: bool = False,
+    repair_bad: bool = False,
+) -> StoreResult:
     """Validate and merge candles into the stored series. Invalid rows refuse the whole batch unless
     repair_bad, which quarantines them to data/quarantine/ and says so. Stored candles are never changed."""
     key = (exchange, symbol, timeframe)
@@ -53,7 +75,9 @@ def store_candles(config: LabConfig, exchange: str, symbol: str, timeframe: str,
             _log_issues(config, key, action, report, {"outcome": "refused"})
             raise DataValidationError(
                 f"{exchange} {symbol} {timeframe} ({source}): refused, nothing stored "
-                f"(use --repair to quarantine bad rows):\n{report.summary()}", report)
+                f"(use --repair to quarantine bad rows):\n{report.summary()}",
+                report,
+            )
         clean, bad = repair(frame, report)
         if len(bad):
             qdir = config.data_dir / "quarantine"
@@ -69,24 +93,40 @@ def store_candles(config: LabConfig, exchange: str, symbol: str, timeframe: str,
 
     path = series_path(config.candles_dir, exchange, symbol, timeframe)
     stored = read_series(path)
-    meta = read_metadata(path) | {"exchange": exchange, "symbol": symbol, "timeframe": timeframe,
-                                  "synthetic": str(synthetic).lower(), "source": source}
+    meta = read_metadata(path) | {
+        "exchange": exchange,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "synthetic": str(synthetic).lower(),
+        "source": source,
+    }
     merged = merge(stored, frame)
     gaps = _write_and_record(config, key, merged, meta)
-    return StoreResult(exchange, symbol, timeframe, added=len(merged) - len(stored),
-                       quarantined=report.bad_rows if not report.ok else 0, rows=len(merged), gaps=len(gaps),
-                       missing_candles=sum(g.missing for g in gaps), quarantine_file=quarantine_file)
+    return StoreResult(
+        exchange,
+        symbol,
+        timeframe,
+        added=len(merged) - len(stored),
+        quarantined=report.bad_rows if not report.ok else 0,
+        rows=len(merged),
+        gaps=len(gaps),
+        missing_candles=sum(g.missing for g in gaps),
+        quarantine_file=quarantine_file,
+    )
 
 
-def _write_and_record(config: LabConfig, key: tuple[str, str, str], frame: pd.DataFrame,
-                      meta: dict[str, str]) -> list:
+def _write_and_record(
+    config: LabConfig, key: tuple[str, str, str], frame: pd.DataFrame, meta: dict[str, str]
+) -> list:
     """Write the series file atomically, then upsert its metadata row; returns the gaps found."""
     exchange, symbol, timeframe = key
     path = series_path(config.candles_dir, exchange, symbol, timeframe)
     write_series(path, frame, meta)
     gaps = find_gaps(frame.index, timeframe)
     with session_scope(config) as session:
-        row = session.scalar(select(CandleSeries).filter_by(exchange=exchange, symbol=symbol, timeframe=timeframe))
+        row = session.scalar(
+            select(CandleSeries).filter_by(exchange=exchange, symbol=symbol, timeframe=timeframe)
+        )
         if row is None:
             row = CandleSeries(exchange=exchange, symbol=symbol, timeframe=timeframe)
             session.add(row)
@@ -99,7 +139,9 @@ def _write_and_record(config: LabConfig, key: tuple[str, str, str], frame: pd.Da
     return gaps
 
 
-def replace_series(config: LabConfig, exchange: str, symbol: str, timeframe: str, frame: pd.DataFrame) -> None:
+def replace_series(
+    config: LabConfig, exchange: str, symbol: str, timeframe: str, frame: pd.DataFrame
+) -> None:
     """Rewrite a stored series with a subset of itself (retention pruning), keeping its metadata."""
     path = series_path(config.candles_dir, exchange, symbol, timeframe)
     _write_and_record(config, (exchange, symbol, timeframe), frame, read_metadata(path))
@@ -112,14 +154,23 @@ def _ts(value: str | datetime | pd.Timestamp | None) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def load(exchange: str, symbol: str, timeframe: str, start: str | datetime | None = None,
-         end: str | datetime | None = None, *, config: LabConfig | None = None) -> pd.DataFrame:
+def load(
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start: str | datetime | None = None,
+    end: str | datetime | None = None,
+    *,
+    config: LabConfig | None = None,
+) -> pd.DataFrame:
     """Stored candles in [start, end) as a DataFrame indexed by UTC timestamp (open, high, low, close, volume)."""
     config = config or load_config()
     path = series_path(config.candles_dir, exchange, symbol, timeframe)
     if not path.exists():
-        raise DataNotFoundError(f"no candles stored for {exchange} {symbol} {timeframe} (looked in {path}); "
-                                f"run `lab data sample`, `lab data fetch` or `lab data import`")
+        raise DataNotFoundError(
+            f"no candles stored for {exchange} {symbol} {timeframe} (looked in {path}); "
+            f"run `lab data sample`, `lab data fetch` or `lab data import`"
+        )
     return read_series(path, _ts(start), _ts(end))
 
 
@@ -132,11 +183,22 @@ def last_timestamp(config: LabConfig, exchange: str, symbol: str, timeframe: str
 def list_series(config: LabConfig) -> pd.DataFrame:
     """What is stored: one row per series with span, rows and gaps."""
     with session_scope(config) as session:
-        rows = session.scalars(select(CandleSeries).order_by(CandleSeries.exchange, CandleSeries.symbol,
-                                                             CandleSeries.timeframe)).all()
-        return pd.DataFrame([{
-            "exchange": r.exchange, "symbol": r.symbol, "timeframe": r.timeframe, "first": r.first_ts,
-            "last": r.last_ts, "rows": r.rows, "gaps": r.gaps, "missing": r.missing_candles,
-            "synthetic": r.synthetic,
-        } for r in rows])
-
+        rows = session.scalars(
+            select(CandleSeries).order_by(CandleSeries.exchange, CandleSeries.symbol, CandleSeries.timeframe)
+        ).all()
+        return pd.DataFrame(
+            [
+                {
+                    "exchange": r.exchange,
+                    "symbol": r.symbol,
+                    "timeframe": r.timeframe,
+                    "first": r.first_ts,
+                    "last": r.last_ts,
+                    "rows": r.rows,
+                    "gaps": r.gaps,
+                    "missing": r.missing_candles,
+                    "synthetic": r.synthetic,
+                }
+                for r in rows
+            ]
+        )

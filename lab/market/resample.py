@@ -20,10 +20,14 @@ def resample(frame: pd.DataFrame, source_tf: str, target_tf: str) -> pd.DataFram
     convention); bins with no candle are dropped, and so is a trailing bin that is still forming."""
     src, dst = timeframe_ms(source_tf), timeframe_ms(target_tf)
     if dst <= src or dst % src:
-        raise LabError(f"cannot resample {source_tf} to {target_tf}: the target must be a multiple of the source")
+        raise LabError(
+            f"cannot resample {source_tf} to {target_tf}: the target must be a multiple of the source"
+        )
     if frame.empty:
         return frame
-    out = frame.resample(pandas_freq(target_tf), label="left", closed="left", origin="epoch").agg(AGG)
+    # Bins anchored at the Unix epoch, as exchanges do; daily bins are anchored at midnight UTC anyway.
+    origin = "epoch" if dst < 86_400_000 else "start_day"
+    out = frame.resample(pandas_freq(target_tf), label="left", closed="left", origin=origin).agg(AGG)
     out = out.dropna(subset=["open"])
     last_bin = out.index[-1]
     if frame.index[-1] + timeframe_delta(source_tf) < last_bin + timeframe_delta(target_tf):
@@ -51,8 +55,16 @@ def apply_retention(config: LabConfig, exchange: str, symbol: str, tiers: list[s
         meta = read_metadata(path)
         if coarse is not None:
             agg = resample(frame, fine, coarse)
-            store_candles(config, exchange, symbol, coarse, agg, source=f"resample:{fine}", action="resample",
-                          synthetic=meta.get("synthetic") == "true")
+            store_candles(
+                config,
+                exchange,
+                symbol,
+                coarse,
+                agg,
+                source=f"resample:{fine}",
+                action="resample",
+                synthetic=meta.get("synthetic") == "true",
+            )
         days = retention.get(fine, 0)
         if days <= 0:
             results.append(PruneResult(fine, None, 0))

@@ -47,11 +47,14 @@ def _regime_path(rng: np.random.Generator, n: int, per_day: float) -> np.ndarray
     return out
 
 
-def generate(symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp, seed: int,
-             gap_rate: float = 0.0005) -> pd.DataFrame:
+def generate(
+    symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp, seed: int, gap_rate: float = 0.0005
+) -> pd.DataFrame:
     """Synthetic OHLCV candles in [start, end) for one symbol; deterministic for (seed, symbol)."""
     rng = _rng(seed, symbol)
-    index = pd.date_range(start, end, freq=timeframe_delta(timeframe), inclusive="left", tz="UTC", name="timestamp")
+    index = pd.date_range(
+        start, end, freq=timeframe_delta(timeframe), inclusive="left", tz="UTC", name="timestamp"
+    )
     n, per_day = len(index), bars_per_day(timeframe)
     regime = _regime_path(rng, n, per_day)
     drift = np.array([r.daily_drift for r in REGIMES])[regime] / per_day
@@ -72,9 +75,15 @@ def generate(symbol: str, timeframe: str, start: pd.Timestamp, end: pd.Timestamp
     seasonality = 1.0 + 0.6 * np.cos(2 * np.pi * (hours - 15) / 24)
     activity = 1.0 + 3.0 * np.abs(log_ret) / vol
     volume = 50.0 * seasonality * activity * rng.lognormal(0, 0.35, n)
-    frame = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+    frame = pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
+    )
     # Occasional outages: short runs of missing candles, as real exchanges have.
     starts = np.flatnonzero(rng.random(n) < gap_rate / 3)
-    drop = np.unique(np.concatenate([s + np.arange(int(rng.integers(1, 6))) for s in starts])) if len(starts) else []
+    drop = (
+        np.unique(np.concatenate([s + np.arange(int(rng.integers(1, 6))) for s in starts]))
+        if len(starts)
+        else []
+    )
     drop = [i for i in drop if 0 < i < n - 1]
     return frame.drop(index[drop])

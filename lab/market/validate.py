@@ -54,10 +54,14 @@ class ValidationReport:
         return sum(g.missing for g in self.gaps)
 
     def summary(self) -> str:
-        lines = [f"{self.rows} rows, {len(self.issues)} issue type(s), {len(self.gaps)} gap(s) "
-                 f"({self.missing_candles} missing candles)"]
+        lines = [
+            f"{self.rows} rows, {len(self.issues)} issue type(s), {len(self.gaps)} gap(s) "
+            f"({self.missing_candles} missing candles)"
+        ]
         lines += ["  " + issue.describe() for issue in self.issues]
-        lines += [f"  gap: {g.missing} candle(s) missing after {g.after.isoformat()}" for g in self.gaps[:_SHOWN]]
+        lines += [
+            f"  gap: {g.missing} candle(s) missing after {g.after.isoformat()}" for g in self.gaps[:_SHOWN]
+        ]
         if len(self.gaps) > _SHOWN:
             lines.append(f"  ... {len(self.gaps) - _SHOWN} more gaps")
         return "\n".join(lines)

@@ -21,13 +21,25 @@ def prepare_sample_data(config: LabConfig) -> pd.DataFrame:
     start = end - pd.Timedelta(days=s.days)
     for symbol in s.symbols:
         frame = sample.generate(symbol, s.timeframe, start, end, s.seed)
-        store_candles(config, sample.SYNTHETIC_EXCHANGE, symbol, s.timeframe, frame,
-                      source=f"synthetic:seed={s.seed}", action="sample", synthetic=True)
+        store_candles(
+            config,
+            sample.SYNTHETIC_EXCHANGE,
+            symbol,
+            s.timeframe,
+            frame,
+            source=f"synthetic:seed={s.seed}",
+            action="sample",
+            synthetic=True,
+        )
         report = validate(load(sample.SYNTHETIC_EXCHANGE, symbol, s.timeframe, config=config), s.timeframe)
         if not report.ok:
-            raise DataValidationError(f"stored sample {symbol} failed validation:\n{report.summary()}", report)
-        console.print(f"  sample {symbol} {s.timeframe}: {report.rows} candles valid, "
-                      f"{len(report.gaps)} gap(s) ({report.missing_candles} missing candles)")
+            raise DataValidationError(
+                f"stored sample {symbol} failed validation:\n{report.summary()}", report
+            )
+        console.print(
+            f"  sample {symbol} {s.timeframe}: {report.rows} candles valid, "
+            f"{len(report.gaps)} gap(s) ({report.missing_candles} missing candles)"
+        )
     return list_series(config)
 
 

@@ -15,9 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 OHLCV = ["open", "high", "low", "close", "volume"]
-_SCHEMA = pa.schema(
-    [("timestamp", pa.timestamp("ms", tz="UTC"))] + [(c, pa.float64()) for c in OHLCV]
-)
+_SCHEMA = pa.schema([("timestamp", pa.timestamp("ms", tz="UTC"))] + [(c, pa.float64()) for c in OHLCV])
 
 
 def series_path(root: Path, exchange: str, symbol: str, timeframe: str) -> Path:
@@ -32,7 +30,9 @@ def empty_frame() -> pd.DataFrame:
     )
 
 
-def read_series(path: Path, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.DataFrame:
+def read_series(
+    path: Path, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+) -> pd.DataFrame:
     """Read stored candles in [start, end) as a frame indexed by UTC timestamp."""
     if not path.exists():
         return empty_frame()
@@ -58,8 +58,10 @@ def write_series(path: Path, frame: pd.DataFrame, metadata: dict[str, str] | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     index = frame.index.tz_convert("UTC").as_unit("ms") if len(frame) else frame.index
     table = pa.table(
-        {"timestamp": pa.array(index, type=_SCHEMA.field("timestamp").type),
-         **{c: pa.array(frame[c].to_numpy(dtype="float64")) for c in OHLCV}},
+        {
+            "timestamp": pa.array(index, type=_SCHEMA.field("timestamp").type),
+            **{c: pa.array(frame[c].to_numpy(dtype="float64")) for c in OHLCV},
+        },
         schema=_SCHEMA.with_metadata({k.encode(): v.encode() for k, v in (metadata or {}).items()}),
     )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

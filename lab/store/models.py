@@ -78,7 +78,9 @@ class Experiment(Base):
     trades_hash: Mapped[str] = mapped_column(String(64))
     n_trials: Mapped[int] = mapped_column(Integer, default=1)
 
-    trades: Mapped[list[BacktestTrade]] = relationship(back_populates="experiment", cascade="all, delete-orphan")
+    trades: Mapped[list[BacktestTrade]] = relationship(
+        back_populates="experiment", cascade="all, delete-orphan"
+    )
 
 
 class BacktestTrade(Base):
