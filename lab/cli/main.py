@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import data_cmds, db_cmds
+from lab.cli import backtest_cmds, data_cmds, db_cmds
 from lab.cli.common import config, console, print_frame, reports_errors
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(db_cmds.app, name="db")
+app.command("backtest")(backtest_cmds.backtest_cmd)
 
 
 @app.command()

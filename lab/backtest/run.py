@@ -1,0 +1,183 @@
+"""Running one backtest: load candles, gap-fill, compute and check signals, simulate, extract trades."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from importlib.metadata import version as pkg_version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lab.backtest import metrics as m
+from lab.backtest.simulate import ExecutionModel, execution_arrays, fill_gaps, simulate
+from lab.core.config import LabConfig
+from lab.core.contract import Signals, StrategyParams
+from lab.core.errors import DataNotFoundError, LabError
+from lab.core.timeframes import pandas_freq
+from lab.market.repository import load
+from lab.strategy.checks import compute_signals
+from lab.strategy.loader import LoadedStrategy, load_strategy
+
+TRADE_COLUMNS = ["symbol", "entry_time", "exit_time", "size", "entry_price", "exit_price", "entry_fees", "exit_fees",
+                 "pnl", "return_pct", "status", "exit_reason"]
+
+
+@dataclass
+class BacktestResult:
+    strategy: LoadedStrategy
+    params: StrategyParams
+    exchange: str
+    timeframe: str
+    candles: dict[str, pd.DataFrame]
+    signals: dict[str, Signals]
+    portfolio: Any
+    equity: pd.Series
+    trades: pd.DataFrame
+    metrics: dict[str, float]
+    data_hash: str
+    model: ExecutionModel
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.candles)
+
+    @property
+    def trades_hash(self) -> str:
+        return m.trades_hash(self.trades)
+
+
+def library_versions() -> dict[str, str]:
+    from lab import __version__
+
+    return {"lab": __version__} | {p: pkg_version(p) for p in ("vectorbt", "pandas", "numpy", "ta-lib", "numba")}
+
+
+def data_hash(candles: dict[str, pd.DataFrame]) -> str:
+    h = hashlib.sha256()
+    for symbol, frame in candles.items():
+        h.update(symbol.encode())
+        h.update(frame.index.as_unit("ms").asi8.tobytes())
+        h.update(np.ascontiguousarray(frame[["open", "high", "low", "close", "volume"]].to_numpy()).tobytes())
+    return h.hexdigest()
+
+
+def execution_model(config: LabConfig, symbols: list[str]) -> ExecutionModel:
+    bt = config.backtest
+    return ExecutionModel(fees={s: config.fees.for_pair(s).taker for s in symbols}, slippage=config.fees.slippage,
+                          init_cash=bt.initial_cash, position_fraction=bt.position_fraction,
+                          max_open=bt.max_open_positions)
+
+
+def prepare_candles(raw: dict[str, pd.DataFrame], timeframe: str) -> dict[str, pd.DataFrame]:
+    """Gap-fill every symbol onto one regular grid spanning all of them."""
+    start = min(f.index[0] for f in raw.values())
+    end = max(f.index[-1] for f in raw.values())
+    grid = pd.date_range(start, end, freq=pandas_freq(timeframe), name="timestamp")
+    return {s: fill_gaps(f, timeframe, grid) for s, f in raw.items()}
+
+
+def strategy_signals(loaded: LoadedStrategy, params: StrategyParams, candles: dict[str, pd.DataFrame]) -> dict[str, Signals]:
+    """Signals per symbol, computed on the symbol's own rows (before it listed there are none)."""
+    strategy = loaded.cls(params)
+    out = {}
+    for symbol, frame in candles.items():
+        listed = frame["close"].notna()
+        sig = compute_signals(strategy, frame.loc[listed], f"{loaded.path.name} on {symbol}")
+        out[symbol] = _reindex_signals(sig, frame.index)
+    return out
+
+
+def _reindex_signals(sig: Signals, index: pd.DatetimeIndex) -> Signals:
+    def re(v: Any, fill: Any) -> Any:
+        return v.reindex(index, fill_value=fill) if isinstance(v, pd.Series) else v
+
+    return Signals(entries=re(sig.entries, False), exits=re(sig.exits, False), stop_loss=re(sig.stop_loss, np.nan),
+                   take_profit=re(sig.take_profit, np.nan), trailing=sig.trailing,
+                   confidence=re(sig.confidence, np.nan), info=sig.info)
+
+
+def extract_trades(pf: Any, candles: dict[str, pd.DataFrame], signals: dict[str, Signals], model: ExecutionModel) -> pd.DataFrame:
+    """vectorbt's trade records as a frame, with the exit reason inferred from how the exit was priced."""
+    symbols = list(candles)
+    index = candles[symbols[0]].index
+    rec = pf.trades.records_arr
+    if len(rec) == 0:
+        return pd.DataFrame(columns=TRADE_COLUMNS)
+    exits_exec = execution_arrays(candles, signals)["exits"].to_numpy()
+    opens = np.column_stack([candles[s]["open"].to_numpy() for s in symbols])
+    rows = []
+    for r in rec:
+        col, closed = int(r["col"]), int(r["status"]) == 1
+        symbol, sig = symbols[col], signals[symbols[col]]
+        exit_idx = int(r["exit_idx"])
+        reason = "open"
+        if closed:
+            signal_price = opens[exit_idx, col] * (1 - model.slippage)
+            if exits_exec[exit_idx, col] and np.isclose(r["exit_price"], signal_price, rtol=1e-12):
+                reason = "signal"
+            elif r["exit_price"] > r["entry_price"] and sig.take_profit is not None and not sig.trailing:
+                reason = "take_profit"
+            else:
+                reason = "trailing_stop" if sig.trailing else "stop_loss"
+        rows.append({
+            "symbol": symbol, "entry_time": index[int(r["entry_idx"])],
+            "exit_time": index[exit_idx] if closed else pd.NaT, "size": float(r["size"]),
+            "entry_price": float(r["entry_price"]), "exit_price": float(r["exit_price"]) if closed else np.nan,
+            "entry_fees": float(r["entry_fees"]), "exit_fees": float(r["exit_fees"]), "pnl": float(r["pnl"]),
+            "return_pct": float(r["return"]), "status": "closed" if closed else "open", "exit_reason": reason,
+        })
+    return pd.DataFrame(rows, columns=TRADE_COLUMNS).sort_values(["entry_time", "symbol"], ignore_index=True)
+
+
+def backtest(loaded: LoadedStrategy, params: StrategyParams, raw_candles: dict[str, pd.DataFrame],
+             model: ExecutionModel, *, exchange: str = "", days_per_year: int = 365,
+             trade_after: pd.Timestamp | None = None) -> BacktestResult:
+    """Backtest one strategy/parameter set over one or more symbols with shared cash. With trade_after,
+    earlier bars only warm the indicators: no entry is taken at or before it."""
+    timeframe = loaded.cls.timeframe
+    candles = prepare_candles(raw_candles, timeframe)
+    signals = strategy_signals(loaded, params, candles)
+    if trade_after is not None:
+        signals = {s: replace(sig, entries=sig.entries & (sig.entries.index > trade_after)) for s, sig in signals.items()}
+    pf = simulate(candles, signals, model, freq=pandas_freq(timeframe))
+    equity = pf.value()
+    trades = extract_trades(pf, candles, signals, model)
+    in_market = (pf.asset_value(group_by=False) > 0).any(axis=1)
+    if trade_after is not None:
+        equity, in_market = equity.loc[equity.index > trade_after], in_market.loc[in_market.index > trade_after]
+    mean_fee = float(np.mean(list(model.fees.values())))
+    metrics = m.compute_metrics(equity, trades, in_market, mean_fee, model.slippage, days_per_year)
+    return BacktestResult(loaded, params, exchange, timeframe, candles, signals, pf, equity, trades, metrics,
+                          data_hash(candles), model)
+
+
+def load_candles(config: LabConfig, exchange: str, symbols: list[str], timeframe: str, start: Any = None,
+                 end: Any = None) -> dict[str, pd.DataFrame]:
+    """Stored candles for each symbol; a symbol with no candles in the period is a clear error."""
+    out = {}
+    for symbol in symbols:
+        frame = load(exchange, symbol, timeframe, start, end, config=config)
+        if frame.empty:
+            raise DataNotFoundError(f"no {exchange} {symbol} {timeframe} candles between {start} and {end}")
+        out[symbol] = frame
+    return out
+
+
+def run_backtest(config: LabConfig, strategy: str, symbols: list[str], *, exchange: str, timeframe: str | None = None,
+                 start: Any = None, end: Any = None, params: dict[str, Any] | None = None,
+                 record: bool = True) -> BacktestResult:
+    """Load the strategy and candles, backtest, and (by default) record the experiment in the DB."""
+    loaded = load_strategy(strategy, config.strategies_dir)
+    if timeframe and timeframe != loaded.cls.timeframe:
+        raise LabError(f"{loaded.path.name} runs on {loaded.cls.timeframe} candles, not {timeframe}")
+    candles = load_candles(config, exchange, symbols, loaded.cls.timeframe, start, end)
+    result = backtest(loaded, loaded.create(params).params, candles, execution_model(config, symbols),
+                      exchange=exchange, days_per_year=config.backtest.annualization_days)
+    if record:
+        from lab.backtest.records import save_experiment
+
+        result.extra["experiment_id"] = save_experiment(config, result)
+    return result

@@ -1,0 +1,172 @@
+"""Portfolio simulation on vectorbt: next-bar-open fills, per-pair taker fees, slippage, stops,
+shared cash across symbols and a max-open-positions limit.
+
+Execution model (the live engine's paper broker follows the same rules):
+- A signal decided on bar t's close fills at bar t+1's open, adjusted by slippage (buy higher, sell lower).
+- Entries spend `position_fraction` of the cash available at that moment, fees included
+  (size = fraction·cash / (1 + fee) / fill price). Exits sell the whole position.
+- Stop-loss / take-profit / trailing stop are fractions of the entry fill price, checked from the bar
+  after the entry on its open/high/low; a bar opening beyond the stop exits at the open, otherwise at
+  the stop price, each less slippage. When both could fire in one bar the stop-loss wins (conservative).
+- Within a bar, symbols are handled in a fixed order: a firing stop exits; otherwise the signal is
+  read. An entry is allowed while fewer than `max_open` positions are held, counting exits and entries
+  already decided in this bar. Orders then execute in the same symbol order.
+- An entry and an exit signal on the same bar cancel out.
+- Missing candles are filled as flat bars at the previous close with zero volume (as freqtrade does),
+  before signals are computed, so backtest and engine see the same bars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from lab.core.contract import Signals
+from lab.core.timeframes import pandas_freq
+
+NO_LIMIT = 1_000_000
+
+
+def fill_gaps(candles: pd.DataFrame, timeframe: str, index: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Reindex to a regular grid; missing candles become flat bars at the previous close, volume 0.
+    Rows before the first candle stay NaN (the symbol did not trade yet)."""
+    grid = index if index is not None else pd.date_range(candles.index[0], candles.index[-1],
+                                                        freq=pandas_freq(timeframe), name=candles.index.name)
+    out = candles.reindex(grid)
+    close = out["close"].ffill()
+    missing = out["open"].isna() & close.notna()
+    for col in ("open", "high", "low"):
+        out.loc[missing, col] = close[missing]
+    out["close"] = close
+    out.loc[missing, "volume"] = 0.0
+    return out
+
+
+@njit(cache=True)
+def _signal_func_nb(c, entries, exits, held, max_open):  # type: ignore[no-untyped-def]
+    is_entry = entries[c.i, c.col]
+    is_exit = exits[c.i, c.col]
+    if c.position_now > 0:
+        held[c.col] = not is_exit
+        return False, is_exit, False, False
+    held[c.col] = False
+    if is_entry:
+        if held.sum() >= max_open:
+            return False, False, False, False
+        held[c.col] = True
+    return is_entry, False, False, False
+
+
+@njit(cache=True)
+def _adjust_sl_nb(c, held, open_, low):  # type: ignore[no-untyped-def]
+    # Called before vectorbt checks the stop on this bar: mirror its test so a firing stop frees the
+    # slot for symbols handled after this one in the same bar (see the module docstring).
+    if c.position_now > 0 and not np.isnan(c.curr_stop):
+        level = c.curr_price * (1 - c.curr_stop)
+        if open_[c.i, c.col] <= level or low[c.i, c.col] <= level:
+            held[c.col] = False
+    return c.curr_stop, c.curr_trail
+
+
+@njit(cache=True)
+def _adjust_tp_nb(c, held, open_, high):  # type: ignore[no-untyped-def]
+    if c.position_now > 0 and not np.isnan(c.curr_stop):
+        level = c.init_price * (1 + c.curr_stop)
+        if open_[c.i, c.col] >= level or high[c.i, c.col] >= level:
+            held[c.col] = False
+    return c.curr_stop
+
+
+@dataclass(frozen=True)
+class ExecutionModel:
+    fees: dict[str, float]  # taker fee per symbol
+    slippage: float
+    init_cash: float
+    position_fraction: float
+    max_open: int = NO_LIMIT
+
+
+def _shift_to_next_bar(values: pd.Series, fill: object) -> pd.Series:
+    return values.shift(1, fill_value=fill)
+
+
+def _frame(parts: dict[str, pd.Series], index: pd.DatetimeIndex, fill: object) -> pd.DataFrame:
+    return pd.DataFrame({k: v.reindex(index, fill_value=fill) if fill is not None else v.reindex(index)
+                         for k, v in parts.items()})
+
+
+def execution_arrays(candles: dict[str, pd.DataFrame], signals: dict[str, Signals]) -> dict[str, pd.DataFrame]:
+    """Signals moved to the bar they execute on (the next bar of the same symbol), aligned across symbols."""
+    index = candles[next(iter(candles))].index
+    out: dict[str, dict[str, pd.Series]] = {"entries": {}, "exits": {}, "sl": {}, "tp": {}}
+    for sym, sig in signals.items():
+        tradable = candles[sym]["open"].notna()
+        out["entries"][sym] = _shift_to_next_bar(sig.entries, False) & tradable
+        out["exits"][sym] = _shift_to_next_bar(sig.exits, False) & tradable
+        for key, value in (("sl", sig.stop_loss), ("tp", sig.take_profit)):
+            if isinstance(value, pd.Series):
+                out[key][sym] = _shift_to_next_bar(value.astype(float), np.nan)
+            else:
+                out[key][sym] = pd.Series(np.nan if value is None else float(value), index=index)
+    entries = _frame(out["entries"], index, False).astype(bool)
+    exits = _frame(out["exits"], index, False).astype(bool)
+    # An entry and an exit on the same bar cancel out (vectorbt's "ignore" conflict rule), resolved here
+    # so that both simulation paths and the live engine see the same signals.
+    both = entries & exits
+    return {"entries": entries & ~both, "exits": exits & ~both,
+            "sl": _frame(out["sl"], index, None), "tp": _frame(out["tp"], index, None)}
+
+
+def simulate(candles: dict[str, pd.DataFrame], signals: dict[str, Signals], model: ExecutionModel,
+             freq: str) -> object:
+    """One portfolio over all symbols with shared cash; candles must share one (gap-filled) index."""
+    import vectorbt as vbt
+
+    symbols = list(candles)
+    prices = {f: pd.DataFrame({s: candles[s][f] for s in symbols}) for f in ("open", "high", "low", "close")}
+    arrs = execution_arrays(candles, signals)
+    trailing = np.array([signals[s].trailing for s in symbols])
+    if model.max_open >= len(symbols):
+        # The limit cannot bind: use vectorbt's plain signal path, which numba caches on disk. The
+        # callback path below is recompiled (~10 s) in every new process, because numba cannot cache
+        # functions that take other compiled functions as arguments.
+        signal_kwargs: dict = {"entries": arrs["entries"], "exits": arrs["exits"]}
+    else:
+        held = np.zeros(len(symbols), dtype=np.bool_)
+        open_np, high_np, low_np = (prices[f].to_numpy() for f in ("open", "high", "low"))
+        signal_kwargs = {
+            "signal_func_nb": _signal_func_nb,
+            "signal_args": (arrs["entries"].to_numpy(), arrs["exits"].to_numpy(), held, model.max_open),
+            "adjust_sl_func_nb": _adjust_sl_nb, "adjust_sl_args": (held, open_np, low_np),
+            "adjust_tp_func_nb": _adjust_tp_nb, "adjust_tp_args": (held, open_np, high_np),
+        }
+    return vbt.Portfolio.from_signals(
+        close=prices["close"].ffill(),
+        **signal_kwargs,
+        price=prices["open"], open=prices["open"], high=prices["high"], low=prices["low"],
+        size=model.position_fraction, size_type="percent", direction="longonly",
+        fees=np.array([model.fees[s] for s in symbols])[None, :], slippage=model.slippage,
+        sl_stop=arrs["sl"], sl_trail=trailing[None, :], tp_stop=arrs["tp"],
+        stop_entry_price="fillprice", stop_exit_price="stopmarket",
+        init_cash=model.init_cash, cash_sharing=True, group_by=True, freq=freq,
+    )
+
+
+def simulate_columns(candles: pd.DataFrame, entries: np.ndarray, exits: np.ndarray, sl: np.ndarray,
+                     tp: np.ndarray, trailing: bool, model: ExecutionModel, fee: float, freq: str) -> object:
+    """Many independent portfolios (one per column, e.g. a sweep) on one symbol; arrays are already
+    shifted to execution bars."""
+    import vectorbt as vbt
+
+    def col(name: str) -> np.ndarray:  # one column, broadcast by vectorbt across the sweep's columns
+        return candles[name].to_numpy()[:, None]
+
+    return vbt.Portfolio.from_signals(
+        close=candles["close"].ffill().to_numpy()[:, None], entries=entries, exits=exits,
+        price=col("open"), open=col("open"), high=col("high"), low=col("low"), size=model.position_fraction, size_type="percent", direction="longonly",
+        fees=fee, slippage=model.slippage, sl_stop=sl, sl_trail=trailing, tp_stop=tp,
+        stop_entry_price="fillprice", stop_exit_price="stopmarket", init_cash=model.init_cash, freq=freq,
+    )

@@ -1,0 +1,53 @@
+"""`lab backtest STRATEGY ...`: one backtest (or a sweep) printed as a metrics table."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import typer
+
+from lab.cli.common import config, console, print_frame, reports_errors
+
+
+@reports_errors
+def backtest_cmd(
+    strategy: str = typer.Argument(..., help="Strategy name (searched in strategies/) or a .py file"),
+    symbols: list[str] = typer.Option(None, "--symbols", "-s", help="Symbols (default: sample.symbols)"),
+    exchange: str = typer.Option("synthetic", help="Exchange the candles are stored under"),
+    timeframe: str = typer.Option(None, help="Must match the strategy's timeframe"),
+    start: str = typer.Option(None, help="UTC start, e.g. 2025-11-01"),
+    end: str = typer.Option(None, help="UTC end (exclusive)"),
+    params: str = typer.Option(None, help='Parameters as JSON, e.g. \'{"fast": 12}\''),
+    sweep_grid: bool = typer.Option(False, "--sweep", help="Sweep the declared parameter ranges (first symbol)"),
+    limit: int = typer.Option(1000, help="Most combinations a sweep runs (evenly thinned)"),
+) -> None:
+    """Backtest a strategy on stored candles and record the experiment."""
+    from lab.backtest.records import save_experiment
+    from lab.backtest.run import execution_model, load_candles, run_backtest
+    from lab.backtest.sweep import sweep
+    from lab.strategy.loader import load_strategy
+
+    cfg = config()
+    symbols = symbols or list(cfg.sample.symbols)
+    overrides = json.loads(params) if params else None
+    if sweep_grid:
+        loaded = load_strategy(strategy, cfg.strategies_dir)
+        grid = loaded.cls.Params.grid()
+        grid = grid[:: max(1, len(grid) // limit)][:limit]
+        candles = load_candles(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
+        result = sweep(loaded, candles, execution_model(cfg, symbols[:1]), symbols[0], grid,
+                       cfg.backtest.annualization_days)
+        print_frame(result.table.head(15), title=f"sweep of {len(grid)} combinations, best first")
+        console.print(f"deflated Sharpe ratio of the best (N = {result.n_trials} trials): {result.deflated_sharpe:.3f}")
+        best = run_backtest(cfg, strategy, symbols[:1], exchange=exchange, start=start, end=end,
+                            params=result.best.model_dump(), record=False)
+        save_experiment(cfg, best, kind="sweep", n_trials=result.n_trials,
+                        extra_metrics={"deflated_sharpe": result.deflated_sharpe})
+        return
+    result = run_backtest(cfg, strategy, symbols, exchange=exchange, timeframe=timeframe, start=start, end=end,
+                          params=overrides)
+    frame = pd.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())})
+    print_frame(frame, title=f"{result.strategy.name} {result.strategy.version} on {', '.join(symbols)} "
+                             f"({result.equity.index[0]:%Y-%m-%d} → {result.equity.index[-1]:%Y-%m-%d})")
+    console.print(f"experiment #{result.extra['experiment_id']}, trades_hash {result.trades_hash[:16]}")

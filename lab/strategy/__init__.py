@@ -1,0 +1,1 @@
+"""Strategy: loading by file path, TA-Lib indicator helpers, output checks and the look-ahead check."""

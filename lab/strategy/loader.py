@@ -1,0 +1,92 @@
+"""Loading strategy modules by file path (never imported as a package), the way freqtrade's resolver does:
+the file is executed as an isolated module and its single Strategy subclass is picked up."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.core.contract import Strategy
+from lab.core.errors import StrategyError
+
+FOLDERS = ("active", "candidates", "archive")
+
+
+@dataclass(frozen=True)
+class LoadedStrategy:
+    cls: type[Strategy]
+    path: Path
+    code_hash: str
+    stage: str  # active, candidates, archive, or external
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    @property
+    def version(self) -> str:
+        return self.cls.version
+
+    @property
+    def parent_version(self) -> str | None:
+        return self.cls.parent_version
+
+    def create(self, params: dict[str, Any] | None = None) -> Strategy:
+        try:
+            return self.cls(params)
+        except ValueError as exc:
+            raise StrategyError(f"{self.path.name}: invalid parameters: {exc}") from None
+
+
+def resolve_path(name_or_path: str, strategies_dir: Path) -> Path:
+    """A file path as given, or strategies/{active,candidates,archive}/<name>.py, searched in that order."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".py" or candidate.exists():
+        if not candidate.is_file():
+            raise StrategyError(f"{candidate}: no such strategy file")
+        return candidate.resolve()
+    for folder in FOLDERS:
+        path = strategies_dir / folder / f"{name_or_path}.py"
+        if path.is_file():
+            return path.resolve()
+    raise StrategyError(f"strategy {name_or_path!r} not found in {', '.join(f'{strategies_dir}/{f}' for f in FOLDERS)}")
+
+
+def load_strategy(name_or_path: str, strategies_dir: Path) -> LoadedStrategy:
+    """Execute a strategy file and return its Strategy subclass; errors name the file and the problem."""
+    path = resolve_path(name_or_path, strategies_dir)
+    source = path.read_bytes()
+    code_hash = hashlib.sha256(source).hexdigest()
+    module_name = f"lab_strategy_{path.stem}_{code_hash[:12]}"
+    if module_name in sys.modules:
+        module = sys.modules[module_name]
+    else:
+        try:
+            compile(source, str(path), "exec")
+        except SyntaxError as exc:
+            raise StrategyError(f"{path.name}: syntax error on line {exc.lineno}: {exc.msg}") from None
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise StrategyError(f"{path.name}: failed while loading: {type(exc).__name__}: {exc}") from None
+        sys.modules[module_name] = module
+    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+               if issubclass(c, Strategy) and c is not Strategy and c.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise StrategyError(f"{path.name}: expected exactly one Strategy subclass, found {len(classes)}")
+    cls = classes[0]
+    for attr in ("name", "timeframe", "version"):
+        if not isinstance(getattr(cls, attr, None), str):
+            raise StrategyError(f"{path.name}: {cls.__name__} must set the class attribute {attr!r} (a string)")
+    if cls.signals is Strategy.signals:
+        raise StrategyError(f"{path.name}: {cls.__name__} does not implement signals(candles)")
+    stage = path.parent.name if path.parent.name in FOLDERS else "external"
+    return LoadedStrategy(cls=cls, path=path, code_hash=code_hash, stage=stage)
