@@ -20,7 +20,7 @@ def backtest_cmd(
     end: str = typer.Option(None, help="UTC end (exclusive)"),
     params: str = typer.Option(None, help='Parameters as JSON, e.g. \'{"fast": 12}\''),
     sweep_grid: bool = typer.Option(False, "--sweep", help="Sweep the declared parameter ranges (first symbol)"),
-    limit: int = typer.Option(1000, help="Most combinations a sweep runs (evenly thinned)"),
+    limit: int = typer.Option(1000, help="Most combinations a sweep runs (a seeded sample of the grid)"),
 ) -> None:
     """Backtest a strategy on stored candles and record the experiment."""
     from lab.backtest.records import save_experiment
@@ -33,8 +33,7 @@ def backtest_cmd(
     overrides = json.loads(params) if params else None
     if sweep_grid:
         loaded = load_strategy(strategy, cfg.strategies_dir)
-        grid = loaded.cls.Params.grid()
-        grid = grid[:: max(1, len(grid) // limit)][:limit]
+        grid = loaded.cls.Params.grid(limit=limit)
         candles = load_candles(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
         result = sweep(loaded, candles, execution_model(cfg, symbols[:1]), symbols[0], grid,
                        cfg.backtest.annualization_days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import backtest_cmds, data_cmds, db_cmds
+from lab.cli import backtest_cmds, data_cmds, db_cmds, notebook_cmds
 from lab.cli.common import config, console, print_frame, reports_errors
 
 app = typer.Typer(
@@ -15,6 +15,8 @@ app = typer.Typer(
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(db_cmds.app, name="db")
 app.command("backtest")(backtest_cmds.backtest_cmd)
+app.add_typer(notebook_cmds.app, name="notebook")
+app.command("schedule")(notebook_cmds.schedule_cmd)
 
 
 @app.command()
@@ -23,7 +25,8 @@ def main() -> None:
     """The main job (`make run`): sample data, validate, then every research notebook; ends with the report index."""
     from lab.pipeline.main_job import run_main_job
 
-    run_main_job(config())
+    if not run_main_job(config()):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -8,7 +8,8 @@ exchange or the database. Long-only.
 
 from __future__ import annotations
 
-import itertools
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -42,16 +43,34 @@ class StrategyParams(BaseModel):
         return out
 
     @classmethod
-    def grid(cls, overrides: dict[str, list[Any]] | None = None) -> list[StrategyParams]:
-        """All valid combinations of the declared ranges (invalid ones, e.g. fast >= slow, dropped)."""
+    def grid(cls, overrides: dict[str, list[Any]] | None = None, limit: int | None = None,
+             seed: int = 0) -> list[StrategyParams]:
+        """Valid combinations of the declared ranges (invalid ones, e.g. fast >= slow, dropped). With a
+        limit smaller than the product, a seeded random sample of it, drawn without building the product
+        (a full grid easily has millions of combinations)."""
         ranges = cls.ranges() | (overrides or {})
         names = list(ranges)
-        out = []
-        for combo in itertools.product(*(ranges[n] for n in names)):
+        sizes = [len(ranges[n]) for n in names]
+        total = math.prod(sizes)
+        if limit is None or total <= limit:
+            picks: Iterable[int] = range(total)
+        else:
+            rng = np.random.default_rng(seed)
+            # Oversample: some draws are invalid combinations and are dropped.
+            picks = np.sort(rng.choice(total, size=min(total, limit * 4), replace=False))
+        out: list[StrategyParams] = []
+        for flat in picks:
+            combo, rest = {}, int(flat)
+            for name, size in zip(reversed(names), reversed(sizes), strict=True):
+                rest, digit = divmod(rest, size)
+                combo[name] = ranges[name][digit]
             try:
-                out.append(cls(**dict(zip(names, combo, strict=True))))
+                out.append(cls(**combo))
             except ValueError:
                 continue
+        if limit is not None and len(out) > limit:
+            keep = np.linspace(0, len(out) - 1, limit).round().astype(int)
+            out = [out[i] for i in keep]
         return out
 
 

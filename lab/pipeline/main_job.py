@@ -8,14 +8,14 @@ from rich.console import Console
 from lab.core.config import LabConfig
 from lab.core.errors import DataValidationError
 from lab.market import sample
-from lab.market.repository import list_series, load, store_candles
+from lab.market.repository import load, store_candles
 from lab.market.validate import validate
 
 console = Console()
 
 
-def prepare_sample_data(config: LabConfig) -> pd.DataFrame:
-    """Generate (idempotently) and validate the synthetic sample; returns the stored-series table."""
+def prepare_sample_data(config: LabConfig) -> None:
+    """Generate (idempotently: stored candles are never rewritten) and validate the synthetic sample."""
     s = config.sample
     end = pd.Timestamp(s.end, tz="UTC")
     start = end - pd.Timedelta(days=s.days)
@@ -40,11 +40,26 @@ def prepare_sample_data(config: LabConfig) -> pd.DataFrame:
             f"  sample {symbol} {s.timeframe}: {report.rows} candles valid, "
             f"{len(report.gaps)} gap(s) ({report.missing_candles} missing candles)"
         )
-    return list_series(config)
 
 
-def run_main_job(config: LabConfig) -> None:
+def run_main_job(config: LabConfig) -> bool:
+    """Sample data, then every notebook in pipeline.main_notebooks; True when all succeeded."""
+    from lab.pipeline.index import write_index
+    from lab.pipeline.runner import run_notebook
+
     console.rule("[bold]Trading Lab: main job")
     console.print("1. sample data (synthetic, offline)")
-    stored = prepare_sample_data(config)
-    console.print(stored.to_string(index=False))
+    prepare_sample_data(config)
+    console.print(f"2. research notebooks ({', '.join(config.pipeline.main_notebooks)})")
+    ok = True
+    for name in config.pipeline.main_notebooks:
+        outcome = run_notebook(config, name, trigger="main")
+        colour = "green" if outcome.status == "succeeded" else "red"
+        console.print(f"  [{colour}]{name}: {outcome.status}[/] in {outcome.duration_s:.1f} s → {outcome.output_html}")
+        if outcome.error:
+            console.print(f"    error: {outcome.error}")
+            ok = False
+    index = write_index(config)
+    console.rule()
+    console.print(f"Reports: open [bold]{index}[/] (every run, newest first; each report works offline)")
+    return ok

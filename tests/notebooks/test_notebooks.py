@@ -1,0 +1,109 @@
+"""Every notebook runs through the runner with tiny parameters; failures still leave a report."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from lab.core.errors import NotebookError
+from lab.market.repository import store_candles
+from lab.market.sample import generate
+from lab.pipeline.history import runs, summary
+from lab.pipeline.runner import run_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+TINY = {
+    "backtest": {"symbols": ["BTC/USD", "ETH/USD"], "sweep_limit": 4, "walk_forward_splits": 1},
+}
+
+
+@pytest.fixture
+def project(cfg):
+    shutil.copytree(ROOT / "notebooks", cfg.root / "notebooks")
+    shutil.copytree(ROOT / "strategies", cfg.root / "strategies")
+    start = pd.Timestamp("2025-06-01", tz="UTC")
+    for s in ("BTC/USD", "ETH/USD"):
+        store_candles(cfg, "synthetic", s, "5m", generate(s, "5m", start, start + pd.Timedelta(days=5), 2),
+                      source="t", action="sample", synthetic=True)
+    return cfg
+
+
+def test_every_notebook_has_tiny_test_parameters():
+    assert set(NOTEBOOKS) == set(TINY), "add tiny parameters for each notebook to TINY"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_exports_offline_html(project, name):
+    outcome = run_notebook(project, name, TINY[name])
+    assert outcome.status == "succeeded", outcome.error
+    html = outcome.output_html.read_text()
+    assert "Plotly.newPlot" in html and "<script src=\"http" not in html  # charts embedded, nothing from a CDN
+    assert "Traceback" not in html
+    history = runs(project)
+    assert history.iloc[0]["status"] == "succeeded" and history.iloc[0]["parameters"] == TINY[name]
+    index = (project.reports_dir / "index.html").read_text()
+    assert outcome.output_html.name in index and "succeeded" in index
+
+
+def test_backtest_notebook_shows_metrics_and_records_the_experiment(project):
+    outcome = run_notebook(project, "backtest", TINY["backtest"])
+    html = outcome.output_html.read_text()
+    for text in ("Metrics", "sharpe_daily", "fees_paid", "Equity and drawdown", "Walk-forward", "deflated Sharpe"):
+        assert text in html
+    assert "api.run_report(params)" not in html  # code cells are hidden; only their outputs show
+
+
+def test_failing_notebook_still_writes_html_and_a_failed_row(project):
+    outcome = run_notebook(project, "backtest", {"strategy": "does_not_exist", "sweep": False,
+                                                 "walk_forward_splits": 0})
+    assert outcome.status == "failed"
+    assert "does_not_exist" in outcome.error and "not found" in outcome.error
+    assert outcome.output_html.exists() and "not found" in outcome.output_html.read_text()
+    row = runs(project).iloc[0]
+    assert row["status"] == "failed" and "does_not_exist" in row["error"]
+    stats = summary(project).set_index("notebook")
+    assert stats.loc["backtest", "success_rate"] == 0.0
+
+
+def test_bad_notebook_values_are_named_by_the_validation_cell(project):
+    outcome = run_notebook(project, "backtest", {"sweep_limit": -1, "sweep": False, "walk_forward_splits": 0})
+    assert outcome.status == "failed" and "sweep_limit" in outcome.error
+
+
+def test_unknown_or_non_json_parameters_are_refused_before_a_kernel_starts(project):
+    with pytest.raises(NotebookError, match=r"unknown parameter\(s\) \['nope'\]"):
+        run_notebook(project, "backtest", {"nope": 1})
+    with pytest.raises(NotebookError, match="not a JSON value"):
+        run_notebook(project, "backtest", {"symbols": {"BTC/USD"}})
+    with pytest.raises(NotebookError, match="no notebook 'missing'"):
+        run_notebook(project, "missing")
+    assert not (project.reports_dir / "runs").exists()
+    assert runs(project).empty
+
+
+def test_wall_clock_timeout_kills_the_run_and_records_it(project):
+    cfg = project.model_copy(update={"pipeline": project.pipeline.model_copy(update={"wall_timeout": 3})})
+    outcome = run_notebook(cfg, "backtest", TINY["backtest"])
+    assert outcome.status == "failed" and "wall-clock timeout after 3 s" in outcome.error
+    assert outcome.output_html.exists()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_are_committed_thin_and_without_outputs(name):
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    first = code[0]
+    assert "parameters" in first.metadata.get("tags", [])
+    for stmt in ast.parse(first.source).body:  # plain literals only
+        assert isinstance(stmt, ast.Assign)
+        json.dumps(ast.literal_eval(stmt.value))
+    assert "validate_parameters" in code[1].source
+    assert nb.metadata["kernelspec"]["name"] == "lab"

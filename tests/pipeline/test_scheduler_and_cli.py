@@ -1,0 +1,69 @@
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from lab.cli.main import app
+from lab.cli.notebook_cmds import collect_parameters
+from lab.core.config import ScheduleJob
+from lab.core.errors import ConfigError, NotebookError
+from lab.pipeline import scheduler
+
+
+def _with_jobs(cfg, **jobs):
+    return cfg.model_copy(update={"schedule": {k: ScheduleJob(**v) for k, v in jobs.items()}})
+
+
+def test_cron_weekdays_mean_what_cron_means():
+    assert scheduler.standard_crontab("0 3 * * 0") == "0 3 * * sun"
+    assert scheduler.standard_crontab("0 3 * * 1-5") == "0 3 * * mon-fri"
+    assert scheduler.standard_crontab("*/15 2 * * 7") == "*/15 2 * * sun"
+
+
+def test_planned_next_runs(cfg):
+    cfg = _with_jobs(cfg, nightly={"notebook": "backtest", "cron": "30 2 * * *"},
+                     weekly={"notebook": "backtest", "cron": "0 3 * * 0"},
+                     off={"notebook": "backtest", "cron": "0 1 * * *", "enabled": False})
+    now = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
+    jobs = {j.name: j for j in scheduler.planned(cfg, now)}
+    assert jobs["nightly"].next_run == datetime(2026, 11, 19, 2, 30, tzinfo=UTC)
+    assert jobs["weekly"].next_run == datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # Sunday
+    assert jobs["off"].next_run is None
+
+
+def test_scheduler_jobs_are_single_instance_and_coalesced(cfg):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    cfg = _with_jobs(cfg, a={"notebook": "backtest", "cron": "0 * * * *"},
+                     b={"notebook": "backtest", "cron": "0 1 * * *", "enabled": False})
+    sched = scheduler.build_scheduler(cfg, BackgroundScheduler(timezone="UTC"))
+    jobs = sched.get_jobs()
+    assert [j.id for j in jobs] == ["a"]
+    assert jobs[0].max_instances == 1 and jobs[0].coalesce is True
+
+
+def test_bad_cron_is_a_config_error(cfg):
+    with pytest.raises(ConfigError, match="schedule.x.cron"):
+        scheduler.planned(_with_jobs(cfg, x={"notebook": "backtest", "cron": "61 * * * *"}))
+
+
+def test_a_failing_job_is_logged_not_raised(cfg, caplog):
+    cfg = _with_jobs(cfg, broken={"notebook": "no_such_notebook", "cron": "0 * * * *"})
+    scheduler._safe_run(cfg, "broken")
+    assert "job broken crashed" in caplog.text
+    with pytest.raises(NotebookError, match="no scheduled job 'nope'"):
+        scheduler.run_job(cfg, "nope")
+
+
+def test_parameter_parsing_from_the_command_line(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("sweep: false\nsymbols: [BTC/USD]\n")
+    params = collect_parameters(["sweep_limit", "10", "start", "2025-01-01", "symbols", '["ETH/USD"]'], ["id", "001"], f)
+    assert params == {"sweep": False, "symbols": ["ETH/USD"], "sweep_limit": 10, "start": "2025-01-01", "id": "001"}
+    with pytest.raises(NotebookError, match="pairs"):
+        collect_parameters(["lonely"], [], None)
+
+
+def test_schedule_list_cli(cfg):
+    result = CliRunner().invoke(app, ["schedule", "--list"])
+    assert result.exit_code == 0
