@@ -26,8 +26,13 @@ def equity_figure(result: BacktestResult) -> go.Figure:
     e = _thin(eq)
     fig.add_trace(go.Scatter(x=e.index, y=e.values, name="equity", line={"color": "#1f77b4"}), row=1, col=1)
     dd = _thin(m.drawdown(eq))
-    fig.add_trace(go.Scatter(x=dd.index, y=dd.values * 100, name="drawdown %", fill="tozeroy",
-                             line={"color": "#d62728"}), row=2, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=dd.index, y=dd.values * 100, name="drawdown %", fill="tozeroy", line={"color": "#d62728"}
+        ),
+        row=2,
+        col=1,
+    )
     fig.update_yaxes(title_text="equity", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", row=2, col=1)
     fig.update_layout(height=520, title="Equity and drawdown", margin={"t": 50, "b": 30}, showlegend=False)
@@ -38,13 +43,30 @@ def trades_figure(result: BacktestResult, symbol: str) -> go.Figure:
     """Close price with entry and exit markers for one symbol."""
     close = _thin(result.candles[symbol]["close"])
     trades = result.trades[result.trades["symbol"] == symbol]
-    fig = go.Figure(go.Scatter(x=close.index, y=close.values, name="close", line={"color": "#7f7f7f", "width": 1}))
-    fig.add_trace(go.Scatter(x=trades["entry_time"], y=trades["entry_price"], mode="markers", name="entry",
-                             marker={"symbol": "triangle-up", "color": "#2ca02c", "size": 9}))
+    fig = go.Figure(
+        go.Scatter(x=close.index, y=close.values, name="close", line={"color": "#7f7f7f", "width": 1})
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=trades["entry_time"],
+            y=trades["entry_price"],
+            mode="markers",
+            name="entry",
+            marker={"symbol": "triangle-up", "color": "#2ca02c", "size": 9},
+        )
+    )
     closed = trades[trades["status"] == "closed"]
     colours = np.where(closed["pnl"] > 0, "#2ca02c", "#d62728")
-    fig.add_trace(go.Scatter(x=closed["exit_time"], y=closed["exit_price"], mode="markers", name="exit",
-                             text=closed["exit_reason"], marker={"symbol": "triangle-down", "color": colours, "size": 9}))
+    fig.add_trace(
+        go.Scatter(
+            x=closed["exit_time"],
+            y=closed["exit_price"],
+            mode="markers",
+            name="exit",
+            text=closed["exit_reason"],
+            marker={"symbol": "triangle-down", "color": colours, "size": 9},
+        )
+    )
     fig.update_layout(height=420, title=f"{symbol}: trades on price", margin={"t": 50, "b": 30})
     return fig
 
@@ -56,10 +78,18 @@ def monthly_returns_figure(result: BacktestResult) -> go.Figure:
     returns = pd.concat([start, monthly]).pct_change().dropna() * 100
     table = pd.DataFrame({"year": returns.index.year, "month": returns.index.month, "r": returns.values})
     grid = table.pivot(index="year", columns="month", values="r").reindex(columns=range(1, 13))
-    fig = go.Figure(go.Heatmap(z=grid.values, x=[pd.Timestamp(2000, k, 1).strftime("%b") for k in range(1, 13)],
-                               y=[str(y) for y in grid.index], colorscale="RdYlGn", zmid=0,
-                               text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f}%")(grid.values),
-                               texttemplate="%{text}", colorbar={"title": "%"}))
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.values,
+            x=[pd.Timestamp(2000, k, 1).strftime("%b") for k in range(1, 13)],
+            y=[str(y) for y in grid.index],
+            colorscale="RdYlGn",
+            zmid=0,
+            text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f}%")(grid.values),
+            texttemplate="%{text}",
+            colorbar={"title": "%"},
+        )
+    )
     fig.update_layout(height=120 + 60 * len(grid), title="Monthly returns", margin={"t": 50, "b": 30})
     return fig
 
@@ -67,8 +97,20 @@ def monthly_returns_figure(result: BacktestResult) -> go.Figure:
 def sweep_heatmap(table: pd.DataFrame, x: str, y: str, value: str = "sharpe_daily") -> go.Figure:
     """Best `value` for each (x, y) pair of parameters, over all other parameters."""
     grid = table.groupby([y, x])[value].max().unstack(x)
-    fig = go.Figure(go.Heatmap(z=grid.values, x=[str(c) for c in grid.columns], y=[str(i) for i in grid.index],
-                               colorscale="Viridis", colorbar={"title": value}))
-    fig.update_layout(height=460, title=f"Sweep: best {value} by {x} and {y}", xaxis_title=x, yaxis_title=y,
-                      margin={"t": 50, "b": 40})
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.values,
+            x=[str(c) for c in grid.columns],
+            y=[str(i) for i in grid.index],
+            colorscale="Viridis",
+            colorbar={"title": value},
+        )
+    )
+    fig.update_layout(
+        height=460,
+        title=f"Sweep: best {value} by {x} and {y}",
+        xaxis_title=x,
+        yaxis_title=y,
+        margin={"t": 50, "b": 40},
+    )
     return fig

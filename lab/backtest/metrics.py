@@ -133,7 +133,17 @@ def break_even_move(fee: float, slippage: float) -> float:
 
 def trades_hash(trades: pd.DataFrame) -> str:
     """SHA-256 of every trade (symbol, times, size, prices, fees, P&L at 1e-8), for regression tests."""
-    cols = ["symbol", "entry_time", "exit_time", "size", "entry_price", "exit_price", "entry_fees", "exit_fees", "pnl"]
+    cols = [
+        "symbol",
+        "entry_time",
+        "exit_time",
+        "size",
+        "entry_price",
+        "exit_price",
+        "entry_fees",
+        "exit_fees",
+        "pnl",
+    ]
     h = hashlib.sha256()
     for row in trades[cols].itertuples(index=False):
         h.update("|".join(f"{v:.8g}" if isinstance(v, float) else str(v) for v in row).encode())
@@ -141,8 +151,14 @@ def trades_hash(trades: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def compute_metrics(equity: pd.Series, trades: pd.DataFrame, in_market: pd.Series, fee: float, slippage: float,
-                    days_per_year: int = 365) -> dict[str, float]:
+def compute_metrics(
+    equity: pd.Series,
+    trades: pd.DataFrame,
+    in_market: pd.Series,
+    fee: float,
+    slippage: float,
+    days_per_year: int = 365,
+) -> dict[str, float]:
     """Every metric above for one backtest, as a flat dict (JSON-safe: durations in hours)."""
     daily = daily_returns(equity)
     closed = trades[trades["status"] == "closed"]

@@ -37,14 +37,19 @@ def validate_parameters(**values: Any) -> BacktestNotebookParams:
     try:
         return BacktestNotebookParams(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}" for e in exc.errors()
+        )
         raise LabError(f"invalid notebook parameters: {problems}") from None
 
 
 def _config(params: BacktestNotebookParams) -> LabConfig:
     cfg = load_config()
-    fees = cfg.fees.model_copy(update={k: v for k, v in (("taker", params.taker_fee), ("slippage", params.slippage))
-                                       if v is not None})
+    fees = cfg.fees.model_copy(
+        update={
+            k: v for k, v in (("taker", params.taker_fee), ("slippage", params.slippage)) if v is not None
+        }
+    )
     if params.taker_fee is not None:
         fees = fees.model_copy(update={"pairs": {}})  # the notebook's fee applies to every pair
     return cfg.model_copy(update={"fees": fees})
@@ -58,19 +63,24 @@ class BacktestReport:
     walk_forward: WalkForwardResult | None
 
     def metrics_table(self) -> pd.DataFrame:
-        return pd.DataFrame({"metric": list(self.result.metrics), "value": list(self.result.metrics.values())})
+        return pd.DataFrame(
+            {"metric": list(self.result.metrics), "value": list(self.result.metrics.values())}
+        )
 
 
 def run_report(params: BacktestNotebookParams) -> BacktestReport:
     """Backtest (recorded), then optionally a sweep and walk-forward on the first symbol."""
     cfg = _config(params)
-    result = run_backtest(cfg, params.strategy, params.symbols, exchange=params.exchange, start=params.start,
-                          end=params.end)
+    result = run_backtest(
+        cfg, params.strategy, params.symbols, exchange=params.exchange, start=params.start, end=params.end
+    )
     sw = wf = None
     if params.sweep or params.walk_forward_splits:
         loaded = load_strategy(params.strategy, cfg.strategies_dir)
         symbol = params.symbols[0]
-        candles = load_candles(cfg, params.exchange, [symbol], loaded.cls.timeframe, params.start, params.end)[symbol]
+        candles = load_candles(
+            cfg, params.exchange, [symbol], loaded.cls.timeframe, params.start, params.end
+        )[symbol]
         model = execution_model(cfg, [symbol])
         grid = loaded.cls.Params.grid(limit=params.sweep_limit)
         if params.sweep:
@@ -78,6 +88,14 @@ def run_report(params: BacktestNotebookParams) -> BacktestReport:
         if params.walk_forward_splits:
             days = (candles.index[-1] - candles.index[0]).days
             oos = max(1, days // (params.walk_forward_splits + 2))
-            wf = walk_forward(loaded, candles, model, symbol, params.walk_forward_splits, in_sample_days=2 * oos,
-                              out_sample_days=oos, grid=grid[: min(len(grid), 20)])
+            wf = walk_forward(
+                loaded,
+                candles,
+                model,
+                symbol,
+                params.walk_forward_splits,
+                in_sample_days=2 * oos,
+                out_sample_days=oos,
+                grid=grid[: min(len(grid), 20)],
+            )
     return BacktestReport(params, result, sw, wf)

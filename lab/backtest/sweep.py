@@ -57,14 +57,16 @@ def _column_metrics(pf: Any, index: pd.DatetimeIndex, days_per_year: int) -> tup
     wins = np.bincount(closed["col"], weights=(closed["pnl"] > 0).astype(float), minlength=n_cols)
     fees = np.bincount(rec["col"], weights=rec["entry_fees"] + rec["exit_fees"], minlength=n_cols)
     with np.errstate(divide="ignore", invalid="ignore"):
-        table = pd.DataFrame({
-            "total_return": values[-1] / values[0] - 1,
-            "sharpe_daily": sharpe,
-            "max_drawdown": (values / peak - 1).min(axis=0),
-            "trades": n_trades.astype(float),
-            "win_rate": np.where(n_trades > 0, wins / n_trades, np.nan),
-            "fees_paid": fees,
-        })
+        table = pd.DataFrame(
+            {
+                "total_return": values[-1] / values[0] - 1,
+                "sharpe_daily": sharpe,
+                "max_drawdown": (values / peak - 1).min(axis=0),
+                "trades": n_trades.astype(float),
+                "win_rate": np.where(n_trades > 0, wins / n_trades, np.nan),
+                "fees_paid": fees,
+            }
+        )
     return table, daily
 
 
@@ -96,12 +98,24 @@ def _execution_columns(strategy: Any, frame: pd.DataFrame, where: str) -> tuple[
     entries = _next_bar(sig.entries.to_numpy(), False) & tradable
     exits = _next_bar(sig.exits.to_numpy(), False) & tradable
     both = entries & exits  # same conflict rule as execution_arrays
-    return (entries & ~both, exits & ~both,
-            _fraction_array(sig.stop_loss, n), _fraction_array(sig.take_profit, n), sig.trailing)
+    return (
+        entries & ~both,
+        exits & ~both,
+        _fraction_array(sig.stop_loss, n),
+        _fraction_array(sig.take_profit, n),
+        sig.trailing,
+    )
 
 
-def _sweep_chunk(strategy_path: str, strategies_dir: str, params: list[dict[str, Any]], frame: pd.DataFrame,
-                 model: ExecutionModel, symbol: str, days_per_year: int) -> tuple[pd.DataFrame, np.ndarray]:
+def _sweep_chunk(
+    strategy_path: str,
+    strategies_dir: str,
+    params: list[dict[str, Any]],
+    frame: pd.DataFrame,
+    model: ExecutionModel,
+    symbol: str,
+    days_per_year: int,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Backtest one chunk of combinations as columns of one vectorbt run (runs in a worker process)."""
     from pathlib import Path
 
@@ -112,13 +126,23 @@ def _sweep_chunk(strategy_path: str, strategies_dir: str, params: list[dict[str,
     with indicator_cache():
         cols = [_execution_columns(loaded.cls(p), frame, where) for p in params]
     stack = [_stack([c[k] for c in cols]) for k in range(4)]
-    pf = simulate_columns(frame, *stack, cols[0][4], model, model.fees[symbol], pandas_freq(loaded.cls.timeframe))
+    pf = simulate_columns(
+        frame, *stack, cols[0][4], model, model.fees[symbol], pandas_freq(loaded.cls.timeframe)
+    )
     return _column_metrics(pf, frame.index, days_per_year)
 
 
-def sweep(loaded: LoadedStrategy, raw_candles: pd.DataFrame, model: ExecutionModel, symbol: str,
-          grid: list[StrategyParams] | None = None, days_per_year: int = 365, progress: bool = True,
-          n_trials_before: int = 0, n_jobs: int | None = None) -> SweepResult:
+def sweep(
+    loaded: LoadedStrategy,
+    raw_candles: pd.DataFrame,
+    model: ExecutionModel,
+    symbol: str,
+    grid: list[StrategyParams] | None = None,
+    days_per_year: int = 365,
+    progress: bool = True,
+    n_trials_before: int = 0,
+    n_jobs: int | None = None,
+) -> SweepResult:
     """Backtest every parameter combination on one symbol; rank by daily Sharpe; deflate the winner's
     Sharpe by the number of trials (this sweep's plus `n_trials_before`). Chunks of combinations run in
     parallel worker processes when there are several (n_jobs: default all cores)."""
@@ -128,14 +152,17 @@ def sweep(loaded: LoadedStrategy, raw_candles: pd.DataFrame, model: ExecutionMod
         raise ValueError(f"{loaded.path.name}: the parameter grid is empty")
     chunks = [[p.model_dump() for p in grid[i : i + CHUNK]] for i in range(0, len(grid), CHUNK)]
     args = (str(loaded.path), str(loaded.path.parent.parent), frame, model, symbol, days_per_year)
-    bar = tqdm(total=len(grid), desc=f"sweep {loaded.name} {symbol}", unit=" combos", disable=not progress or None)
+    bar = tqdm(
+        total=len(grid), desc=f"sweep {loaded.name} {symbol}", unit=" combos", disable=not progress or None
+    )
     if len(chunks) > 2 and (n_jobs or os.cpu_count() or 1) > 1:
         # Worker processes pay ~2-4 s each to import vectorbt and load numba's cache, so only big
         # sweeps are split; results come back in order.
         runner = Parallel(n_jobs=n_jobs or -1, return_as="generator")
         results = []
-        for out, chunk in zip(runner(delayed(_sweep_chunk)(args[0], args[1], c, *args[2:]) for c in chunks), chunks,
-                              strict=True):
+        for out, chunk in zip(
+            runner(delayed(_sweep_chunk)(args[0], args[1], c, *args[2:]) for c in chunks), chunks, strict=True
+        ):
             results.append(out)
             bar.update(len(chunk))
     else:
@@ -161,9 +188,17 @@ class WalkForwardResult:
     oos_equity: pd.Series  # out-of-sample equity, chained across splits
 
 
-def walk_forward(loaded: LoadedStrategy, raw_candles: pd.DataFrame, model: ExecutionModel, symbol: str,
-                 splits: int = 4, in_sample_days: float = 14, out_sample_days: float = 7,
-                 grid: list[StrategyParams] | None = None, days_per_year: int = 365) -> WalkForwardResult:
+def walk_forward(
+    loaded: LoadedStrategy,
+    raw_candles: pd.DataFrame,
+    model: ExecutionModel,
+    symbol: str,
+    splits: int = 4,
+    in_sample_days: float = 14,
+    out_sample_days: float = 7,
+    grid: list[StrategyParams] | None = None,
+    days_per_year: int = 365,
+) -> WalkForwardResult:
     """Rolling splits: choose parameters by Sharpe in-sample, then score them out-of-sample. The
     out-of-sample run sees the in-sample bars only as indicator warm-up; it trades only after them."""
     per_day = bars_per_day(loaded.cls.timeframe)
@@ -171,7 +206,9 @@ def walk_forward(loaded: LoadedStrategy, raw_candles: pd.DataFrame, model: Execu
     n = len(raw_candles)
     needed = is_bars + oos_bars
     if n < needed:
-        raise ValueError(f"walk-forward needs at least {needed} bars ({in_sample_days}+{out_sample_days} days), got {n}")
+        raise ValueError(
+            f"walk-forward needs at least {needed} bars ({in_sample_days}+{out_sample_days} days), got {n}"
+        )
     splits = max(1, min(splits, (n - is_bars) // oos_bars))
     rows, equity_parts, capital = [], [], model.init_cash
     first = n - is_bars - splits * oos_bars
@@ -181,14 +218,22 @@ def walk_forward(loaded: LoadedStrategy, raw_candles: pd.DataFrame, model: Execu
         sw = sweep(loaded, ins, model, symbol, grid, days_per_year, progress=False)
         span = raw_candles.iloc[a:oos_end]
         oos_model = replace(model, init_cash=capital)  # chain capital across splits
-        res = backtest(loaded, sw.best, {symbol: span}, oos_model, days_per_year=days_per_year,
-                       trade_after=ins.index[-1])
+        res = backtest(
+            loaded, sw.best, {symbol: span}, oos_model, days_per_year=days_per_year, trade_after=ins.index[-1]
+        )
         eq = res.equity
         equity_parts.append(eq)
         capital = float(eq.iloc[-1])
-        rows.append({"split": k + 1, "in_sample": f"{ins.index[0]:%Y-%m-%d} → {ins.index[-1]:%Y-%m-%d}",
-                     "out_of_sample": f"{eq.index[0]:%Y-%m-%d} → {eq.index[-1]:%Y-%m-%d}",
-                     "params": sw.best.model_dump(), "is_sharpe": float(sw.table["sharpe_daily"].iloc[0]),
-                     "oos_sharpe": m.sharpe_ratio(m.daily_returns(eq), days_per_year),
-                     "oos_return": m.total_return(eq), "oos_trades": len(res.trades)})
+        rows.append(
+            {
+                "split": k + 1,
+                "in_sample": f"{ins.index[0]:%Y-%m-%d} → {ins.index[-1]:%Y-%m-%d}",
+                "out_of_sample": f"{eq.index[0]:%Y-%m-%d} → {eq.index[-1]:%Y-%m-%d}",
+                "params": sw.best.model_dump(),
+                "is_sharpe": float(sw.table["sharpe_daily"].iloc[0]),
+                "oos_sharpe": m.sharpe_ratio(m.daily_returns(eq), days_per_year),
+                "oos_return": m.total_return(eq),
+                "oos_trades": len(res.trades),
+            }
+        )
     return WalkForwardResult(pd.DataFrame(rows), pd.concat(equity_parts))

@@ -21,8 +21,9 @@ def warm() -> float:
     signals = {}
     for symbol, frame in candles.items():
         up = frame["close"] > frame["close"].rolling(12).mean()
-        signals[symbol] = Signals(entries=up & ~up.shift(1, fill_value=False), exits=~up, stop_loss=0.02,
-                                  take_profit=0.04)
+        signals[symbol] = Signals(
+            entries=up & ~up.shift(1, fill_value=False), exits=~up, stop_loss=0.02, take_profit=0.04
+        )
     # max_open = 2 with two symbols: the cached path (the limited one cannot be cached, see simulate.py)
     model = ExecutionModel({s: 0.004 for s in candles}, 0.0005, 10_000.0, 0.25, 2)
     pf = simulate(candles, signals, model, "5min")
@@ -30,7 +31,9 @@ def warm() -> float:
     pf.value()
     frame = candles["BTC/USD"]
     entries = signals["BTC/USD"].entries.to_numpy()[:, None].repeat(2, axis=1)
-    pfc = simulate_columns(frame, entries, ~entries, [[0.02, 0.03]], [[0.04, 0.05]], True, model, 0.004, "5min")
+    pfc = simulate_columns(
+        frame, entries, ~entries, [[0.02, 0.03]], [[0.04, 0.05]], True, model, 0.004, "5min"
+    )
     pfc.value()
     pfc.trades.records_arr  # noqa: B018
     return time.perf_counter() - started

@@ -18,8 +18,10 @@ def backtest_cmd(
     timeframe: str = typer.Option(None, help="Must match the strategy's timeframe"),
     start: str = typer.Option(None, help="UTC start, e.g. 2025-11-01"),
     end: str = typer.Option(None, help="UTC end (exclusive)"),
-    params: str = typer.Option(None, help='Parameters as JSON, e.g. \'{"fast": 12}\''),
-    sweep_grid: bool = typer.Option(False, "--sweep", help="Sweep the declared parameter ranges (first symbol)"),
+    params: str = typer.Option(None, help="Parameters as JSON, e.g. '{\"fast\": 12}'"),
+    sweep_grid: bool = typer.Option(
+        False, "--sweep", help="Sweep the declared parameter ranges (first symbol)"
+    ),
     limit: int = typer.Option(1000, help="Most combinations a sweep runs (a seeded sample of the grid)"),
 ) -> None:
     """Backtest a strategy on stored candles and record the experiment."""
@@ -35,18 +37,43 @@ def backtest_cmd(
         loaded = load_strategy(strategy, cfg.strategies_dir)
         grid = loaded.cls.Params.grid(limit=limit)
         candles = load_candles(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
-        result = sweep(loaded, candles, execution_model(cfg, symbols[:1]), symbols[0], grid,
-                       cfg.backtest.annualization_days)
+        result = sweep(
+            loaded,
+            candles,
+            execution_model(cfg, symbols[:1]),
+            symbols[0],
+            grid,
+            cfg.backtest.annualization_days,
+        )
         print_frame(result.table.head(15), title=f"sweep of {len(grid)} combinations, best first")
-        console.print(f"deflated Sharpe ratio of the best (N = {result.n_trials} trials): {result.deflated_sharpe:.3f}")
-        best = run_backtest(cfg, strategy, symbols[:1], exchange=exchange, start=start, end=end,
-                            params=result.best.model_dump(), record=False)
-        save_experiment(cfg, best, kind="sweep", n_trials=result.n_trials,
-                        extra_metrics={"deflated_sharpe": result.deflated_sharpe})
+        console.print(
+            f"deflated Sharpe ratio of the best (N = {result.n_trials} trials): {result.deflated_sharpe:.3f}"
+        )
+        best = run_backtest(
+            cfg,
+            strategy,
+            symbols[:1],
+            exchange=exchange,
+            start=start,
+            end=end,
+            params=result.best.model_dump(),
+            record=False,
+        )
+        save_experiment(
+            cfg,
+            best,
+            kind="sweep",
+            n_trials=result.n_trials,
+            extra_metrics={"deflated_sharpe": result.deflated_sharpe},
+        )
         return
-    result = run_backtest(cfg, strategy, symbols, exchange=exchange, timeframe=timeframe, start=start, end=end,
-                          params=overrides)
+    result = run_backtest(
+        cfg, strategy, symbols, exchange=exchange, timeframe=timeframe, start=start, end=end, params=overrides
+    )
     frame = pd.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())})
-    print_frame(frame, title=f"{result.strategy.name} {result.strategy.version} on {', '.join(symbols)} "
-                             f"({result.equity.index[0]:%Y-%m-%d} → {result.equity.index[-1]:%Y-%m-%d})")
+    print_frame(
+        frame,
+        title=f"{result.strategy.name} {result.strategy.version} on {', '.join(symbols)} "
+        f"({result.equity.index[0]:%Y-%m-%d} → {result.equity.index[-1]:%Y-%m-%d})",
+    )
     console.print(f"experiment #{result.extra['experiment_id']}, trades_hash {result.trades_hash[:16]}")

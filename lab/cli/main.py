@@ -38,3 +38,6 @@ def warmup() -> None:
 
 
 __all__ = ["app", "print_frame"]
+
+if __name__ == "__main__":
+    app()

@@ -43,7 +43,9 @@ def collect_parameters(pairs: list[str], raw: list[str], file: Path | None) -> d
 @reports_errors
 def run(
     name: str = typer.Argument(..., help="Notebook name in notebooks/ (without .ipynb)"),
-    param: list[str] = typer.Option(None, "-p", help="NAME VALUE (value parsed as JSON, else a string)", metavar="NAME VALUE"),
+    param: list[str] = typer.Option(
+        None, "-p", help="NAME VALUE (value parsed as JSON, else a string)", metavar="NAME VALUE"
+    ),
     raw: list[str] = typer.Option(None, "-r", help="NAME VALUE, always a string", metavar="NAME VALUE"),
     file: Path = typer.Option(None, "-f", help="YAML or JSON file of parameters"),
 ) -> None:
@@ -52,7 +54,9 @@ def run(
 
     outcome = run_notebook(config(), name, collect_parameters(param or [], raw or [], file))
     colour = "green" if outcome.status == "succeeded" else "red"
-    console.print(f"[{colour}]{outcome.notebook} {outcome.status}[/] in {outcome.duration_s:.1f} s → {outcome.output_html}")
+    console.print(
+        f"[{colour}]{outcome.notebook} {outcome.status}[/] in {outcome.duration_s:.1f} s → {outcome.output_html}"
+    )
     if outcome.error:
         console.print(f"error: {outcome.error}")
         raise typer.Exit(1)
@@ -69,7 +73,9 @@ def history(notebook: str = typer.Argument(None), limit: int = typer.Option(20))
     if recent.empty:
         console.print("no notebook runs yet: `lab notebook run backtest` or `make run`")
         return
-    print_frame(recent[["started", "notebook", "status", "duration_s", "trigger", "error"]].fillna(""), title="runs")
+    print_frame(
+        recent[["started", "notebook", "status", "duration_s", "trigger", "error"]].fillna(""), title="runs"
+    )
     print_frame(summary(cfg), title="per notebook")
 
 

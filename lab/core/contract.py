@@ -20,8 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 def param(default: float, low: float, high: float, step: float, description: str = "") -> Any:
     """A strategy parameter: its default, the range a sweep covers, and the sweep step."""
-    return Field(default, ge=low, le=high, description=description,
-                 json_schema_extra={"low": low, "high": high, "step": step})
+    return Field(
+        default,
+        ge=low,
+        le=high,
+        description=description,
+        json_schema_extra={"low": low, "high": high, "step": step},
+    )
 
 
 class StrategyParams(BaseModel):
@@ -43,8 +48,9 @@ class StrategyParams(BaseModel):
         return out
 
     @classmethod
-    def grid(cls, overrides: dict[str, list[Any]] | None = None, limit: int | None = None,
-             seed: int = 0) -> list[StrategyParams]:
+    def grid(
+        cls, overrides: dict[str, list[Any]] | None = None, limit: int | None = None, seed: int = 0
+    ) -> list[StrategyParams]:
         """Valid combinations of the declared ranges (invalid ones, e.g. fast >= slow, dropped). With a
         limit smaller than the product, a seeded random sample of it, drawn without building the product
         (a full grid easily has millions of combinations)."""

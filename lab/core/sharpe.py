@@ -30,8 +30,10 @@ def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
     """Expected maximum Sharpe of n_trials zero-skill strategies whose Sharpes have variance sr_variance."""
     if n_trials < 2:
         return 0.0
-    return math.sqrt(sr_variance) * ((1 - EULER_GAMMA) * _N.inv_cdf(1 - 1 / n_trials)
-                                     + EULER_GAMMA * _N.inv_cdf(1 - 1 / (n_trials * math.e)))
+    return math.sqrt(sr_variance) * (
+        (1 - EULER_GAMMA) * _N.inv_cdf(1 - 1 / n_trials)
+        + EULER_GAMMA * _N.inv_cdf(1 - 1 / (n_trials * math.e))
+    )
 
 
 def deflated_sharpe(returns: np.ndarray, n_trials: int, trial_sharpes: np.ndarray | None = None) -> float:

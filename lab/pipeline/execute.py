@@ -14,9 +14,16 @@ def main(argv: list[str]) -> int:
     src, dst, params_file, kernel, cwd, cell_timeout = argv
     parameters = json.loads(Path(params_file).read_text())
     try:
-        papermill.execute_notebook(src, dst, parameters=parameters, kernel_name=kernel, cwd=cwd,
-                                   execution_timeout=int(cell_timeout), progress_bar=False,
-                                   request_save_on_cell_execute=True)
+        papermill.execute_notebook(
+            src,
+            dst,
+            parameters=parameters,
+            kernel_name=kernel,
+            cwd=cwd,
+            execution_timeout=int(cell_timeout),
+            progress_bar=False,
+            request_save_on_cell_execute=True,
+        )
     except papermill.PapermillExecutionError as exc:
         print(f"{exc.ename}: {exc.evalue}", file=sys.stderr)
         return 1

@@ -39,13 +39,17 @@ def write_index(config: LabConfig) -> str:
     for r in runs(config).itertuples():
         dur = "" if r.duration_s is None or r.duration_s != r.duration_s else f"{r.duration_s:.1f} s"
         ipynb = r.html[:-5] + ".ipynb" if isinstance(r.html, str) else ""
-        rows.append(f'<tr><td>{r.started:%Y-%m-%d %H:%M:%S}</td><td>{esc(r.notebook)}</td>'
-                    f'<td class="{esc(r.status)}">{esc(r.status)}</td><td>{dur}</td><td>{esc(r.trigger)}</td>'
-                    f'<td><a href="{esc(r.html)}">HTML</a></td><td><a href="{esc(ipynb)}">ipynb</a></td>'
-                    f'<td class="err">{esc(r.error)}</td></tr>')
-    sums = [f"<tr><td>{esc(s.notebook)}</td><td>{s.runs}</td><td>{s.success_rate:.0%}</td>"
-            f"<td>{s.mean_duration_s:.1f} s</td><td class='err'>{esc(s.last_error)}</td></tr>"
-            for s in summary(config).itertuples()]
+        rows.append(
+            f"<tr><td>{r.started:%Y-%m-%d %H:%M:%S}</td><td>{esc(r.notebook)}</td>"
+            f'<td class="{esc(r.status)}">{esc(r.status)}</td><td>{dur}</td><td>{esc(r.trigger)}</td>'
+            f'<td><a href="{esc(r.html)}">HTML</a></td><td><a href="{esc(ipynb)}">ipynb</a></td>'
+            f'<td class="err">{esc(r.error)}</td></tr>'
+        )
+    sums = [
+        f"<tr><td>{esc(s.notebook)}</td><td>{s.runs}</td><td>{s.success_rate:.0%}</td>"
+        f"<td>{s.mean_duration_s:.1f} s</td><td class='err'>{esc(s.last_error)}</td></tr>"
+        for s in summary(config).itertuples()
+    ]
     path = config.reports_dir / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_PAGE.format(rows="\n".join(rows), summary="\n".join(sums)), encoding="utf-8")

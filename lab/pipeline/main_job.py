@@ -55,7 +55,9 @@ def run_main_job(config: LabConfig) -> bool:
     for name in config.pipeline.main_notebooks:
         outcome = run_notebook(config, name, trigger="main")
         colour = "green" if outcome.status == "succeeded" else "red"
-        console.print(f"  [{colour}]{name}: {outcome.status}[/] in {outcome.duration_s:.1f} s → {outcome.output_html}")
+        console.print(
+            f"  [{colour}]{name}: {outcome.status}[/] in {outcome.duration_s:.1f} s → {outcome.output_html}"
+        )
         if outcome.error:
             console.print(f"    error: {outcome.error}")
             ok = False

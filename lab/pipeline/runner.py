@@ -45,7 +45,9 @@ def notebook_path(config: LabConfig, name: str) -> Path:
     path = config.notebooks_dir / (name if name.endswith(".ipynb") else f"{name}.ipynb")
     if not path.is_file():
         available = sorted(p.stem for p in config.notebooks_dir.glob("*.ipynb"))
-        raise NotebookError(f"no notebook {name!r} in {config.notebooks_dir} (available: {', '.join(available)})")
+        raise NotebookError(
+            f"no notebook {name!r} in {config.notebooks_dir} (available: {', '.join(available)})"
+        )
     return path
 
 
@@ -59,22 +61,32 @@ def check_parameters(path: Path, parameters: dict[str, Any]) -> None:
     declared = declared_parameters(path)
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
-        raise NotebookError(f"{path.name}: unknown parameter(s) {unknown}; the parameters cell declares "
-                            f"{sorted(declared)}")
+        raise NotebookError(
+            f"{path.name}: unknown parameter(s) {unknown}; the parameters cell declares {sorted(declared)}"
+        )
     for name, value in parameters.items():
         try:
             json.dumps(value)
         except TypeError:
-            raise NotebookError(f"{path.name}: parameter {name} = {value!r} is not a JSON value "
-                                f"(use strings, numbers, booleans, lists, dicts or null)") from None
+            raise NotebookError(
+                f"{path.name}: parameter {name} = {value!r} is not a JSON value "
+                f"(use strings, numbers, booleans, lists, dicts or null)"
+            ) from None
         if not isinstance(value, JSON_TYPES):
-            raise NotebookError(f"{path.name}: parameter {name} has type {type(value).__name__}; use JSON types")
+            raise NotebookError(
+                f"{path.name}: parameter {name} has type {type(value).__name__}; use JSON types"
+            )
 
 
 def export_html(ipynb: Path, html: Path) -> None:
     """HTML with code hidden; outputs (including inline plotly.js) kept, so it works offline."""
-    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="offline", exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATES)],
+        template_name="offline",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
     html.write_text(body, encoding="utf-8")
 
@@ -91,8 +103,9 @@ def _error_summary(ipynb: Path, fallback: str) -> str:
     return fallback
 
 
-def run_notebook(config: LabConfig, name: str, parameters: dict[str, Any] | None = None,
-                 trigger: str = "manual") -> RunOutcome:
+def run_notebook(
+    config: LabConfig, name: str, parameters: dict[str, Any] | None = None, trigger: str = "manual"
+) -> RunOutcome:
     """Execute one notebook with papermill and export it; never raises for a failing notebook."""
     path = notebook_path(config, name)
     parameters = parameters or {}
@@ -107,14 +120,24 @@ def run_notebook(config: LabConfig, name: str, parameters: dict[str, Any] | None
 
     params_file = out_dir / f".{path.stem}-{run_id}.params.json"
     params_file.write_text(json.dumps(parameters))
-    cmd = [sys.executable, "-m", "lab.pipeline.execute", str(path), str(out_ipynb), str(params_file),
-           config.pipeline.kernel_name, str(path.parent), str(config.pipeline.cell_timeout)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lab.pipeline.execute",
+        str(path),
+        str(out_ipynb),
+        str(params_file),
+        config.pipeline.kernel_name,
+        str(path.parent),
+        str(config.pipeline.cell_timeout),
+    ]
     # The kernel must read this project's configuration, whatever its working directory.
     env = os.environ | {"LAB_ROOT": str(config.root)}
     t0 = time.perf_counter()
     error = None
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         output, _ = proc.communicate(timeout=config.pipeline.wall_timeout)
         if proc.returncode != 0:

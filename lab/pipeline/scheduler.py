@@ -36,13 +36,17 @@ def trigger_for(name: str, job: ScheduleJob) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(standard_crontab(job.cron), timezone="UTC")
     except ValueError as exc:
-        raise ConfigError(f"schedule.{name}.cron = {job.cron!r}: {exc} (five fields: minute hour day month weekday)") from None
+        raise ConfigError(
+            f"schedule.{name}.cron = {job.cron!r}: {exc} (five fields: minute hour day month weekday)"
+        ) from None
 
 
 def run_job(config: LabConfig, name: str) -> RunOutcome:
     """Run one scheduled job now."""
     if name not in config.schedule:
-        raise NotebookError(f"no scheduled job {name!r}; jobs: {', '.join(sorted(config.schedule)) or 'none'}")
+        raise NotebookError(
+            f"no scheduled job {name!r}; jobs: {', '.join(sorted(config.schedule)) or 'none'}"
+        )
     job = config.schedule[name]
     return run_notebook(config, job.notebook, dict(job.parameters), trigger=f"schedule:{name}")
 
@@ -73,8 +77,15 @@ def planned(config: LabConfig, now: datetime | None = None) -> list[PlannedJob]:
     out = []
     for name, job in sorted(config.schedule.items()):
         trigger = trigger_for(name, job)
-        out.append(PlannedJob(name, job.notebook, job.cron, trigger.get_next_fire_time(None, now) if job.enabled
-                              else None, job.enabled))
+        out.append(
+            PlannedJob(
+                name,
+                job.notebook,
+                job.cron,
+                trigger.get_next_fire_time(None, now) if job.enabled else None,
+                job.enabled,
+            )
+        )
     return out
 
 
@@ -83,8 +94,17 @@ def build_scheduler(config: LabConfig, scheduler: Any | None = None) -> Any:
     scheduler = scheduler or BlockingScheduler(timezone="UTC")
     for name, job in config.schedule.items():
         if job.enabled:
-            scheduler.add_job(_safe_run, trigger_for(name, job), args=(config, name), id=name, name=name,
-                              max_instances=1, coalesce=True, misfire_grace_time=3600, replace_existing=True)
+            scheduler.add_job(
+                _safe_run,
+                trigger_for(name, job),
+                args=(config, name),
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+                replace_existing=True,
+            )
     return scheduler
 
 

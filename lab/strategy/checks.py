@@ -16,8 +16,10 @@ def _check_bool_series(name: str, values: object, index: pd.Index, where: str) -
     if not isinstance(values, pd.Series):
         raise StrategyError(f"{where}: {name} must be a pandas Series, got {type(values).__name__}")
     if len(values) != len(index) or not values.index.equals(index):
-        raise StrategyError(f"{where}: {name} has {len(values)} rows on a different index; expected {len(index)} "
-                            f"rows aligned to the candles")
+        raise StrategyError(
+            f"{where}: {name} has {len(values)} rows on a different index; expected {len(index)} "
+            f"rows aligned to the candles"
+        )
     if values.isna().any():
         first = values.index[values.isna().to_numpy()][0]
         raise StrategyError(f"{where}: {name} has {int(values.isna().sum())} NaN value(s), first at {first}")
@@ -42,7 +44,9 @@ def compute_signals(strategy: Strategy, candles: pd.DataFrame, where: str) -> Si
     except Exception as exc:
         raise StrategyError(f"{where}: signals() raised {type(exc).__name__}: {exc}") from None
     if not isinstance(out, Signals):
-        raise StrategyError(f"{where}: signals() must return lab.core.contract.Signals, got {type(out).__name__}")
+        raise StrategyError(
+            f"{where}: signals() must return lab.core.contract.Signals, got {type(out).__name__}"
+        )
     _check_bool_series("entries", out.entries, candles.index, where)
     _check_bool_series("exits", out.exits, candles.index, where)
     _check_fraction("stop_loss", out.stop_loss, candles.index, where)
@@ -72,7 +76,11 @@ def lookahead_check(strategy: Strategy, candles: pd.DataFrame, where: str, cuts:
             diff = np.flatnonzero(a != b)
             if len(diff):
                 ts = candles.index[warm + diff[0]]
-                return LookaheadResult(False, len(points), ts,
-                                       f"{where}: look-ahead: {name} at {ts} is {bool(a[diff[0]])} with the full "
-                                       f"data but {bool(b[diff[0]])} when data ends at {candles.index[cut - 1]}")
+                return LookaheadResult(
+                    False,
+                    len(points),
+                    ts,
+                    f"{where}: look-ahead: {name} at {ts} is {bool(a[diff[0]])} with the full "
+                    f"data but {bool(b[diff[0]])} when data ends at {candles.index[cut - 1]}",
+                )
     return LookaheadResult(True, len(points))

@@ -30,8 +30,12 @@ def indicator_cache() -> Iterator[None]:
 def _data_key(obj: Any) -> tuple:
     frame = obj if isinstance(obj, pd.DataFrame) else obj.to_frame()
     arrays = [frame[c].to_numpy() for c in frame.columns]
-    return (len(frame), frame.index[0] if len(frame) else None, frame.index[-1] if len(frame) else None,
-            tuple(a.__array_interface__["data"][0] for a in arrays))
+    return (
+        len(frame),
+        frame.index[0] if len(frame) else None,
+        frame.index[-1] if len(frame) else None,
+        tuple(a.__array_interface__["data"][0] for a in arrays),
+    )
 
 
 def _cached(func: F) -> F:

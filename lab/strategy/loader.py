@@ -54,7 +54,9 @@ def resolve_path(name_or_path: str, strategies_dir: Path) -> Path:
         path = strategies_dir / folder / f"{name_or_path}.py"
         if path.is_file():
             return path.resolve()
-    raise StrategyError(f"strategy {name_or_path!r} not found in {', '.join(f'{strategies_dir}/{f}' for f in FOLDERS)}")
+    raise StrategyError(
+        f"strategy {name_or_path!r} not found in {', '.join(f'{strategies_dir}/{f}' for f in FOLDERS)}"
+    )
 
 
 def load_strategy(name_or_path: str, strategies_dir: Path) -> LoadedStrategy:
@@ -78,14 +80,19 @@ def load_strategy(name_or_path: str, strategies_dir: Path) -> LoadedStrategy:
         except Exception as exc:
             raise StrategyError(f"{path.name}: failed while loading: {type(exc).__name__}: {exc}") from None
         sys.modules[module_name] = module
-    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
-               if issubclass(c, Strategy) and c is not Strategy and c.__module__ == module.__name__]
+    classes = [
+        c
+        for _, c in inspect.getmembers(module, inspect.isclass)
+        if issubclass(c, Strategy) and c is not Strategy and c.__module__ == module.__name__
+    ]
     if len(classes) != 1:
         raise StrategyError(f"{path.name}: expected exactly one Strategy subclass, found {len(classes)}")
     cls = classes[0]
     for attr in ("name", "timeframe", "version"):
         if not isinstance(getattr(cls, attr, None), str):
-            raise StrategyError(f"{path.name}: {cls.__name__} must set the class attribute {attr!r} (a string)")
+            raise StrategyError(
+                f"{path.name}: {cls.__name__} must set the class attribute {attr!r} (a string)"
+            )
     if cls.signals is Strategy.signals:
         raise StrategyError(f"{path.name}: {cls.__name__} does not implement signals(candles)")
     stage = path.parent.name if path.parent.name in FOLDERS else "external"

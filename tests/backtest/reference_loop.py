@@ -9,9 +9,19 @@ import numpy as np
 import pandas as pd
 
 
-def run_reference(candles: dict[str, pd.DataFrame], entries: pd.DataFrame, exits: pd.DataFrame, sl: pd.DataFrame,
-                  tp: pd.DataFrame, trailing: dict[str, bool], fees: dict[str, float], slippage: float,
-                  init_cash: float, fraction: float, max_open: int) -> pd.DataFrame:
+def run_reference(
+    candles: dict[str, pd.DataFrame],
+    entries: pd.DataFrame,
+    exits: pd.DataFrame,
+    sl: pd.DataFrame,
+    tp: pd.DataFrame,
+    trailing: dict[str, bool],
+    fees: dict[str, float],
+    slippage: float,
+    init_cash: float,
+    fraction: float,
+    max_open: int,
+) -> pd.DataFrame:
     """entries/exits/sl/tp are already on execution bars (as lab.backtest.simulate.execution_arrays gives)."""
     symbols = list(candles)
     index = candles[symbols[0]].index
@@ -56,18 +66,48 @@ def run_reference(candles: dict[str, pd.DataFrame], entries: pd.DataFrame, exits
                 exit_fees = p["size"] * price * fee
                 cash += p["size"] * price - exit_fees
                 pnl = p["size"] * (price - p["entry_price"]) - p["entry_fees"] - exit_fees
-                trades.append({"symbol": s, "entry_time": p["entry_time"], "exit_time": index[i], "size": p["size"],
-                               "entry_price": p["entry_price"], "exit_price": price, "entry_fees": p["entry_fees"],
-                               "exit_fees": exit_fees, "pnl": pnl})
+                trades.append(
+                    {
+                        "symbol": s,
+                        "entry_time": p["entry_time"],
+                        "exit_time": index[i],
+                        "size": p["size"],
+                        "entry_price": p["entry_price"],
+                        "exit_price": price,
+                        "entry_fees": p["entry_fees"],
+                        "exit_fees": exit_fees,
+                        "pnl": pnl,
+                    }
+                )
                 pos[s] = None
             else:
                 spend = cash * fraction
                 size = spend / (1 + fee) / price
-                pos[s] = {"size": size, "entry_price": price, "entry_fees": spend - size * price, "entry_time": index[i],
-                          "sl": float(sl[s].iloc[i]), "tp": float(tp[s].iloc[i]), "trailing": trailing[s], "peak": price}
+                pos[s] = {
+                    "size": size,
+                    "entry_price": price,
+                    "entry_fees": spend - size * price,
+                    "entry_time": index[i],
+                    "sl": float(sl[s].iloc[i]),
+                    "tp": float(tp[s].iloc[i]),
+                    "trailing": trailing[s],
+                    "peak": price,
+                }
                 cash -= spend
-    out = pd.DataFrame(trades, columns=["symbol", "entry_time", "exit_time", "size", "entry_price", "exit_price",
-                                        "entry_fees", "exit_fees", "pnl"])
+    out = pd.DataFrame(
+        trades,
+        columns=[
+            "symbol",
+            "entry_time",
+            "exit_time",
+            "size",
+            "entry_price",
+            "exit_price",
+            "entry_fees",
+            "exit_fees",
+            "pnl",
+        ],
+    )
     return out.sort_values(["entry_time", "symbol"], ignore_index=True)
 
 
@@ -78,5 +118,6 @@ def compare(vbt_trades: pd.DataFrame, ref: pd.DataFrame) -> None:
     assert list(closed["entry_time"]) == list(ref["entry_time"])
     assert list(closed["exit_time"]) == list(ref["exit_time"])
     for col in ("size", "entry_price", "exit_price", "entry_fees", "exit_fees", "pnl"):
-        np.testing.assert_allclose(closed[col].to_numpy(float), ref[col].to_numpy(float), rtol=1e-9, atol=1e-9,
-                                   err_msg=col)
+        np.testing.assert_allclose(
+            closed[col].to_numpy(float), ref[col].to_numpy(float), rtol=1e-9, atol=1e-9, err_msg=col
+        )

@@ -19,9 +19,19 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 def _check(result):
     arrs = execution_arrays(result.candles, result.signals)
     m = result.model
-    ref = run_reference(result.candles, arrs["entries"], arrs["exits"], arrs["sl"], arrs["tp"],
-                        {s: sig.trailing for s, sig in result.signals.items()}, m.fees, m.slippage, m.init_cash,
-                        m.position_fraction, m.max_open)
+    ref = run_reference(
+        result.candles,
+        arrs["entries"],
+        arrs["exits"],
+        arrs["sl"],
+        arrs["tp"],
+        {s: sig.trailing for s, sig in result.signals.items()},
+        m.fees,
+        m.slippage,
+        m.init_cash,
+        m.position_fraction,
+        m.max_open,
+    )
     compare(result.trades, ref)
     return ref
 
@@ -30,7 +40,10 @@ def _check(result):
 @pytest.mark.parametrize("max_open", [3, 1])
 def test_generated_multi_symbol(cfg, strategy, max_open):
     start = pd.Timestamp("2025-01-01", tz="UTC")
-    raw = {s: generate(s, "5m", start, start + pd.Timedelta(days=6), seed=11) for s in ("BTC/USD", "ETH/USD", "SOL/USD")}
+    raw = {
+        s: generate(s, "5m", start, start + pd.Timedelta(days=6), seed=11)
+        for s in ("BTC/USD", "ETH/USD", "SOL/USD")
+    }
     loaded = load_strategy(strategy, ROOT / "strategies")
     model = ExecutionModel({s: 0.004 for s in raw}, 0.0005, 10_000.0, 0.3, max_open)
     result = backtest(loaded, loaded.create().params, raw, model)

@@ -9,7 +9,9 @@ from lab.core.sharpe import deflated_sharpe, expected_max_sharpe, probabilistic_
 
 
 def equity(values, freq="1D"):
-    return pd.Series(values, index=pd.date_range("2024-01-01", periods=len(values), freq=freq, tz="UTC"), dtype=float)
+    return pd.Series(
+        values, index=pd.date_range("2024-01-01", periods=len(values), freq=freq, tz="UTC"), dtype=float
+    )
 
 
 def test_return_drawdown_and_duration_by_hand():
@@ -31,8 +33,14 @@ def test_sharpe_and_sortino_on_daily_returns():
 
 
 def test_trade_statistics_by_hand():
-    trades = pd.DataFrame({"status": ["closed", "closed", "closed", "open"], "pnl": [30.0, -10.0, -20.0, 5.0],
-                           "entry_fees": [1.0, 1.0, 1.0, 1.0], "exit_fees": [1.0, 1.0, 1.0, 0.0]})
+    trades = pd.DataFrame(
+        {
+            "status": ["closed", "closed", "closed", "open"],
+            "pnl": [30.0, -10.0, -20.0, 5.0],
+            "entry_fees": [1.0, 1.0, 1.0, 1.0],
+            "exit_fees": [1.0, 1.0, 1.0, 0.0],
+        }
+    )
     assert m.win_rate(trades) == pytest.approx(1 / 3)
     assert m.profit_factor(trades) == pytest.approx(30 / 30)
     assert m.expectancy(trades) == pytest.approx(0.0)

@@ -23,13 +23,23 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 def sample(cfg):
     start = pd.Timestamp("2025-01-01", tz="UTC")
     for s in ("BTC/USD", "ETH/USD"):
-        store_candles(cfg, "synthetic", s, "5m", generate(s, "5m", start, start + pd.Timedelta(days=8), 5),
-                      source="t", action="sample", synthetic=True)
+        store_candles(
+            cfg,
+            "synthetic",
+            s,
+            "5m",
+            generate(s, "5m", start, start + pd.Timedelta(days=8), 5),
+            source="t",
+            action="sample",
+            synthetic=True,
+        )
     return cfg.model_copy(update={"strategies_dir": ROOT / "strategies"}) if False else cfg
 
 
 def _cfg(cfg):
-    return cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"strategies_dir": ROOT / "strategies"})})
+    return cfg.model_copy(
+        update={"paths": cfg.paths.model_copy(update={"strategies_dir": ROOT / "strategies"})}
+    )
 
 
 def test_backtest_is_recorded_with_hashes_versions_and_trades(sample):
@@ -52,15 +62,25 @@ def test_backtest_is_recorded_with_hashes_versions_and_trades(sample):
 def test_sweep_rows_match_single_backtests_and_report_dsr(sample):
     cfg = _cfg(sample)
     loaded = load_strategy("ema_rsi_volume", cfg.strategies_dir)
-    grid = loaded.cls.Params.grid({"fast": [6, 9], "slow": [20, 30], "rsi_max": [70.0], "rsi_exit": [80.0],
-                                   "volume_min": [1.0], "stop_loss": [0.03], "take_profit": [0.06]})
+    grid = loaded.cls.Params.grid(
+        {
+            "fast": [6, 9],
+            "slow": [20, 30],
+            "rsi_max": [70.0],
+            "rsi_exit": [80.0],
+            "volume_min": [1.0],
+            "stop_loss": [0.03],
+            "take_profit": [0.06],
+        }
+    )
     candles = load_candles(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
     model = execution_model(cfg, ["BTC/USD"])
     result = sweep(loaded, candles, model, "BTC/USD", grid, progress=False)
     assert len(result.table) == 4 and result.n_trials == 4
     for p in grid:
-        single = run_backtest(cfg, "ema_rsi_volume", ["BTC/USD"], exchange="synthetic", params=p.model_dump(),
-                              record=False)
+        single = run_backtest(
+            cfg, "ema_rsi_volume", ["BTC/USD"], exchange="synthetic", params=p.model_dump(), record=False
+        )
         row = result.table[(result.table["fast"] == p.fast) & (result.table["slow"] == p.slow)].iloc[0]
         assert row["total_return"] == pytest.approx(single.metrics["total_return"], rel=1e-9)
         assert row["trades"] == single.metrics["trades"]
@@ -71,11 +91,28 @@ def test_sweep_rows_match_single_backtests_and_report_dsr(sample):
 def test_walk_forward_chooses_in_sample_and_scores_out_of_sample(sample):
     cfg = _cfg(sample)
     loaded = load_strategy("ema_rsi_volume", cfg.strategies_dir)
-    grid = loaded.cls.Params.grid({"fast": [6, 9], "slow": [20], "rsi_max": [70.0], "rsi_exit": [80.0],
-                                   "volume_min": [1.0], "stop_loss": [0.03], "take_profit": [0.06]})
+    grid = loaded.cls.Params.grid(
+        {
+            "fast": [6, 9],
+            "slow": [20],
+            "rsi_max": [70.0],
+            "rsi_exit": [80.0],
+            "volume_min": [1.0],
+            "stop_loss": [0.03],
+            "take_profit": [0.06],
+        }
+    )
     candles = load_candles(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
-    wf = walk_forward(loaded, candles, execution_model(cfg, ["BTC/USD"]), "BTC/USD", splits=3, in_sample_days=2,
-                      out_sample_days=2, grid=grid)
+    wf = walk_forward(
+        loaded,
+        candles,
+        execution_model(cfg, ["BTC/USD"]),
+        "BTC/USD",
+        splits=3,
+        in_sample_days=2,
+        out_sample_days=2,
+        grid=grid,
+    )
     assert list(wf.table["split"]) == [1, 2, 3]
     # out-of-sample windows follow each other without overlap, and no trade starts before its window
     assert wf.oos_equity.index.is_monotonic_increasing and wf.oos_equity.index.is_unique
@@ -88,7 +125,9 @@ def test_cli_backtest_prints_metrics_and_bad_strategy_is_named(sample, monkeypat
     shutil.copytree(ROOT / "strategies", sample.root / "strategies")
     result = CliRunner().invoke(app, ["backtest", "ema_rsi_volume", "-s", "BTC/USD", "-s", "ETH/USD"])
     assert result.exit_code == 0, result.output
-    assert "sharpe_daily" in result.output and "fees_paid" in result.output and "experiment #1" in result.output
+    assert (
+        "sharpe_daily" in result.output and "fees_paid" in result.output and "experiment #1" in result.output
+    )
     bad = tmp_path / "broken.py"
     bad.write_text("def x(:\n")
     result = CliRunner().invoke(app, ["backtest", str(bad)])

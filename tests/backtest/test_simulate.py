@@ -33,8 +33,13 @@ def run(candles: dict, sigs: dict, fraction=0.5, max_open=10, fees=None):
     signals = {}
     for s, (en, ex, sl, tp, trail) in sigs.items():
         idx = candles[s].index
-        signals[s] = Signals(entries=pd.Series(flags(len(idx), en), idx), exits=pd.Series(flags(len(idx), ex), idx),
-                             stop_loss=sl, take_profit=tp, trailing=trail)
+        signals[s] = Signals(
+            entries=pd.Series(flags(len(idx), en), idx),
+            exits=pd.Series(flags(len(idx), ex), idx),
+            stop_loss=sl,
+            take_profit=tp,
+            trailing=trail,
+        )
     model = ExecutionModel(fees or {s: FEE for s in candles}, SLIP, 10_000.0, fraction, max_open)
     pf = simulate(candles, signals, model, "5min")
     return extract_trades(pf, candles, signals, model), pf
@@ -96,8 +101,11 @@ def test_take_profit_and_stop_loss_priority():
 
 
 def test_trailing_stop_follows_the_high():
-    c = bars([100, 100, 100, 110, 120, 118, 110], highs=[101, 101, 101, 111, 125, 119, 111],
-             lows=[99, 99, 99, 109, 119, 117, 109])
+    c = bars(
+        [100, 100, 100, 110, 120, 118, 110],
+        highs=[101, 101, 101, 111, 125, 119, 111],
+        lows=[99, 99, 99, 109, 119, 117, 109],
+    )
     trades, _ = run({"X/USD": c}, {"X/USD": ([1], [], 0.10, None, True)})
     t = trades.iloc[0]
     assert t.exit_time == c.index[6]  # 125 peak -> stop at 112.5, bar 6 opens at 110 below it
@@ -118,9 +126,15 @@ def test_shared_cash_max_open_positions_and_per_pair_fees():
 def test_a_stop_frees_its_slot_for_later_symbols_in_the_same_bar():
     a = bars([100, 100, 100, 90, 90], lows=[99, 99, 99, 89, 89])
     b = bars([50, 50, 50, 50, 50])
-    trades, _ = run({"A/USD": a, "B/USD": b}, {"A/USD": ([1], [], 0.05, None, False), "B/USD": ([1, 2], [], None, None, False)},
-                    max_open=1)
-    assert list(zip(trades["symbol"], trades["entry_time"], strict=True)) == [("A/USD", a.index[2]), ("B/USD", a.index[3])]
+    trades, _ = run(
+        {"A/USD": a, "B/USD": b},
+        {"A/USD": ([1], [], 0.05, None, False), "B/USD": ([1, 2], [], None, None, False)},
+        max_open=1,
+    )
+    assert list(zip(trades["symbol"], trades["entry_time"], strict=True)) == [
+        ("A/USD", a.index[2]),
+        ("B/USD", a.index[3]),
+    ]
 
 
 def test_entry_and_exit_on_the_same_bar_cancel():

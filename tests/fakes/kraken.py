@@ -16,6 +16,12 @@ PAIRS = {
     "BTC/USD": ("XXBTZUSD", "XBTUSD", "XBT/USD", "XXBT", "ZUSD"),
     "ETH/USD": ("XETHZUSD", "ETHUSD", "ETH/USD", "XETH", "ZUSD"),
     "SOL/USD": ("SOLUSD", "SOLUSD", "SOL/USD", "SOL", "ZUSD"),
+    "ADA/USD": ("ADAUSD", "ADAUSD", "ADA/USD", "ADA", "ZUSD"),
+    "DOT/USD": ("DOTUSD", "DOTUSD", "DOT/USD", "DOT", "ZUSD"),
+    "LINK/USD": ("LINKUSD", "LINKUSD", "LINK/USD", "LINK", "ZUSD"),
+    "XRP/USD": ("XXRPZUSD", "XRPUSD", "XRP/USD", "XXRP", "ZUSD"),
+    "LTC/USD": ("XLTCZUSD", "LTCUSD", "LTC/USD", "XLTC", "ZUSD"),
+    "AVAX/USD": ("AVAXUSD", "AVAXUSD", "AVAX/USD", "AVAX", "ZUSD"),
 }
 
 

@@ -90,8 +90,8 @@ def test_malformed_response_is_refused_and_stores_nothing(cfg):
 def test_unknown_exchange_and_symbol_are_named(cfg):
     with pytest.raises(LabError, match="unknown exchange 'nope'"):
         make_exchange("nope")
-    with FakeKraken({}) as fake, pytest.raises(LabError, match="DOGE/USD"):
-        fetch_symbol(cfg, _exchange(fake), "DOGE/USD", "5m")
+    with FakeKraken({}) as fake, pytest.raises(LabError, match="NOPE/USD"):
+        fetch_symbol(cfg, _exchange(fake), "NOPE/USD", "5m")
 
 
 def test_fetch_many_one_request_per_symbol_when_up_to_date(cfg):

@@ -21,9 +21,12 @@ def test_cron_weekdays_mean_what_cron_means():
 
 
 def test_planned_next_runs(cfg):
-    cfg = _with_jobs(cfg, nightly={"notebook": "backtest", "cron": "30 2 * * *"},
-                     weekly={"notebook": "backtest", "cron": "0 3 * * 0"},
-                     off={"notebook": "backtest", "cron": "0 1 * * *", "enabled": False})
+    cfg = _with_jobs(
+        cfg,
+        nightly={"notebook": "backtest", "cron": "30 2 * * *"},
+        weekly={"notebook": "backtest", "cron": "0 3 * * 0"},
+        off={"notebook": "backtest", "cron": "0 1 * * *", "enabled": False},
+    )
     now = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
     jobs = {j.name: j for j in scheduler.planned(cfg, now)}
     assert jobs["nightly"].next_run == datetime(2026, 11, 19, 2, 30, tzinfo=UTC)
@@ -34,8 +37,11 @@ def test_planned_next_runs(cfg):
 def test_scheduler_jobs_are_single_instance_and_coalesced(cfg):
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    cfg = _with_jobs(cfg, a={"notebook": "backtest", "cron": "0 * * * *"},
-                     b={"notebook": "backtest", "cron": "0 1 * * *", "enabled": False})
+    cfg = _with_jobs(
+        cfg,
+        a={"notebook": "backtest", "cron": "0 * * * *"},
+        b={"notebook": "backtest", "cron": "0 1 * * *", "enabled": False},
+    )
     sched = scheduler.build_scheduler(cfg, BackgroundScheduler(timezone="UTC"))
     jobs = sched.get_jobs()
     assert [j.id for j in jobs] == ["a"]
@@ -43,7 +49,7 @@ def test_scheduler_jobs_are_single_instance_and_coalesced(cfg):
 
 
 def test_bad_cron_is_a_config_error(cfg):
-    with pytest.raises(ConfigError, match="schedule.x.cron"):
+    with pytest.raises(ConfigError, match=r"schedule\.x\.cron"):
         scheduler.planned(_with_jobs(cfg, x={"notebook": "backtest", "cron": "61 * * * *"}))
 
 
@@ -58,8 +64,16 @@ def test_a_failing_job_is_logged_not_raised(cfg, caplog):
 def test_parameter_parsing_from_the_command_line(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("sweep: false\nsymbols: [BTC/USD]\n")
-    params = collect_parameters(["sweep_limit", "10", "start", "2025-01-01", "symbols", '["ETH/USD"]'], ["id", "001"], f)
-    assert params == {"sweep": False, "symbols": ["ETH/USD"], "sweep_limit": 10, "start": "2025-01-01", "id": "001"}
+    params = collect_parameters(
+        ["sweep_limit", "10", "start", "2025-01-01", "symbols", '["ETH/USD"]'], ["id", "001"], f
+    )
+    assert params == {
+        "sweep": False,
+        "symbols": ["ETH/USD"],
+        "sweep_limit": 10,
+        "start": "2025-01-01",
+        "id": "001",
+    }
     with pytest.raises(NotebookError, match="pairs"):
         collect_parameters(["lonely"], [], None)
 

@@ -16,8 +16,9 @@ def frame(close, volume=None):
     close = np.asarray(close, float)
     idx = pd.date_range("2024-01-01", periods=len(close), freq="5min", tz="UTC")
     vol = np.ones(len(close)) if volume is None else np.asarray(volume, float)
-    return pd.DataFrame({"open": close, "high": close * 1.001, "low": close * 0.999, "close": close, "volume": vol},
-                        index=idx)
+    return pd.DataFrame(
+        {"open": close, "high": close * 1.001, "low": close * 0.999, "close": close, "volume": vol}, index=idx
+    )
 
 
 def test_ema_rsi_volume_enters_on_a_volume_backed_cross_only():
@@ -46,7 +47,9 @@ def test_bollinger_reversion_buys_the_crash_and_sells_the_recovery():
 
 def test_donchian_breakout_enters_above_the_previous_high_with_atr_stop():
     close = np.r_[100 + np.sin(np.arange(100)) * 0.5, [103.0]]
-    s = load_strategy("donchian_atr_breakout", ROOT / "strategies").create({"entry_period": 48, "exit_period": 24})
+    s = load_strategy("donchian_atr_breakout", ROOT / "strategies").create(
+        {"entry_period": 48, "exit_period": 24}
+    )
     sig = s.signals(frame(close))
     assert sig.entries.iloc[100] and sig.entries.iloc[:100].sum() == 0
     assert sig.trailing and 0 < sig.stop_loss.iloc[100] < 0.5
