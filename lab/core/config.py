@@ -125,6 +125,36 @@ class PipelineConfig(Frozen):
     main_notebooks: tuple[str, ...] = ("backtest",)
 
 
+class EngineConfig(Frozen):
+    window_bars: int = Field(1000, ge=50, le=100_000)  # candles the strategy sees on each bar (live)
+    poll_seconds: float = Field(20.0, gt=0)  # how often the live feed asks for closed candles
+    stale_after_bars: float = Field(2.0, gt=0)  # data older than this many bars is stale: no action on it
+    health_interval_s: float = Field(30.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    breaker_failures: int = Field(5, ge=1)  # consecutive failures that open a circuit breaker
+    breaker_recovery_s: float = Field(60.0, gt=0)  # open -> half-open after this long
+
+
+class RiskConfig(Frozen):
+    max_position_fraction: float = Field(0.5, gt=0, le=1)  # of equity in one position (entries are clamped)
+    daily_loss_limit: float = Field(0.05, ge=0, lt=1)  # of the day's starting equity; 0 disables
+    max_drawdown: float = Field(0.25, ge=0, lt=1)  # from peak equity: kill switch; 0 disables
+    max_consecutive_losses: int = Field(6, ge=0)  # pause entries after this many losing trades; 0 disables
+
+
+class LiveConfig(Frozen):
+    confirm: bool = False  # live orders also need --live and keys in the environment
+
+
+class FaultConfig(Frozen):
+    """Fault injection for resilience tests: per component, a share of calls fail or are delayed."""
+
+    enabled: bool = False
+    seed: int = 0
+    error_rate: dict[str, float] = Field(default_factory=dict)  # e.g. {"broker": 0.3, "feed": 0.3}
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+
+
 class ScheduleJob(Frozen):
     notebook: str
     cron: str
@@ -141,6 +171,10 @@ class LabConfig(Frozen):
     fees: FeesConfig = FeesConfig()
     backtest: BacktestConfig = BacktestConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    engine: EngineConfig = EngineConfig()
+    risk: RiskConfig = RiskConfig()
+    live: LiveConfig = LiveConfig()
+    faults: FaultConfig = FaultConfig()
     schedule: dict[str, ScheduleJob] = Field(default_factory=dict)
 
     def path(self, p: Path) -> Path:

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from lab.core.config import LabConfig
@@ -60,16 +60,36 @@ def head_revision() -> str:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+    _SCHEMA_CHECKED.discard(url)
 
 
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
+    _SCHEMA_CHECKED.discard(url)
+
+
+_SCHEMA_CHECKED: set[str] = set()
 
 
 def ensure_schema(url: str) -> None:
-    """Upgrade to head when the database is behind (cheap when it is not)."""
+    """Upgrade to head when the database is behind; checked once per process and URL (hot paths open
+    many sessions)."""
+    if url in _SCHEMA_CHECKED:
+        return
     if current_revision(url) != head_revision():
         upgrade(url)
+    _SCHEMA_CHECKED.add(url)
+
+
+@contextmanager
+def connection_scope(config: LabConfig) -> Iterator[Connection]:
+    """A Core connection in a transaction: for per-bar writes where the ORM's overhead would dominate."""
+    ensure_schema(config.db_url)
+    with get_engine(config.db_url).begin() as conn:
+        yield conn
+
+
+_SESSIONS: dict[str, sessionmaker] = {}
 
 
 @contextmanager
@@ -77,6 +97,8 @@ def session_scope(config: LabConfig) -> Iterator[Session]:
     """A session on the configured DB (migrated to head), committed on success, rolled back on error."""
     url = config.db_url
     ensure_schema(url)
-    factory = sessionmaker(get_engine(url), expire_on_commit=False)
+    factory = _SESSIONS.get(url) or _SESSIONS.setdefault(
+        url, sessionmaker(get_engine(url), expire_on_commit=False)
+    )
     with factory() as session, session.begin():
         yield session

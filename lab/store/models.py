@@ -124,3 +124,176 @@ class NotebookRun(Base):
     output_ipynb: Mapped[str | None] = mapped_column(Text)
     output_html: Mapped[str | None] = mapped_column(Text)
     trigger: Mapped[str] = mapped_column(String(32), default="manual")  # manual, schedule, main
+
+
+# --- trading engine (paper and live); append-only where the ledger needs it -----------------------
+
+
+class Order(Base):
+    """An order the engine decided on; written before the broker sees it (client_order_id is idempotent)."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    mode: Mapped[str] = mapped_column(String(8))  # paper, live
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))  # buy, sell
+    kind: Mapped[str] = mapped_column(String(8), default="market")  # market, limit
+    reason: Mapped[str] = mapped_column(String(16))  # entry, signal, stop_loss, take_profit, trailing_stop
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # the bar it executes on
+    reference_price: Mapped[float] = mapped_column(Float)  # open of that bar, or the stop level
+    limit_price: Mapped[float | None] = mapped_column(Float)
+    cash_fraction: Mapped[float | None] = mapped_column(Float)  # buys: share of free cash to spend
+    size: Mapped[float | None] = mapped_column(Float)  # sells: base amount
+    stop_loss: Mapped[float | None] = mapped_column(Float)
+    take_profit: Mapped[float | None] = mapped_column(Float)
+    trailing: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="new")  # new, filled, rejected
+    exchange_order_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(4))
+    size: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float)
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Position(Base):
+    """An open position (one per symbol and mode); removed when closed, its trade row stays."""
+
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("mode", "symbol"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    symbol: Mapped[str] = mapped_column(String(64))
+    size: Mapped[float] = mapped_column(Float)
+    entry_price: Mapped[float] = mapped_column(Float)
+    entry_fees: Mapped[float] = mapped_column(Float)
+    entry_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stop_loss: Mapped[float | None] = mapped_column(Float)
+    take_profit: Mapped[float | None] = mapped_column(Float)
+    trailing: Mapped[bool] = mapped_column(Boolean, default=False)
+    peak: Mapped[float] = mapped_column(Float)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("engine_trades.id"))
+
+
+class EngineTrade(Base):
+    __tablename__ = "engine_trades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    strategy: Mapped[str] = mapped_column(String(128))
+    strategy_version: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(64))
+    entry_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    exit_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    size: Mapped[float] = mapped_column(Float)
+    entry_price: Mapped[float] = mapped_column(Float)
+    exit_price: Mapped[float | None] = mapped_column(Float)
+    entry_fees: Mapped[float] = mapped_column(Float)
+    exit_fees: Mapped[float] = mapped_column(Float, default=0.0)
+    pnl: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    exit_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class EngineState(Base):
+    """Runtime state, one row per mode: cash, last processed bar, pending signals, counters."""
+
+    __tablename__ = "engine_state"
+
+    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class EquitySnapshot(Base):
+    __tablename__ = "equity_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8))  # bar, daily
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    equity: Mapped[float] = mapped_column(Float)
+    cash: Mapped[float] = mapped_column(Float)
+    positions_value: Mapped[float] = mapped_column(Float)
+
+
+class ScanResult(Base):
+    """What the strategy saw on each closed bar: indicators, regime, signal or not, and why rejected."""
+
+    __tablename__ = "scan_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    signal: Mapped[str] = mapped_column(String(8))  # entry, exit, none
+    rejected: Mapped[str | None] = mapped_column(String(256))
+    indicators: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class RiskEvent(Base):
+    __tablename__ = "risk_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    symbol: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class Command(Base):
+    """The operator command queue shared by the CLI and the dashboard."""
+
+    __tablename__ = "commands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    command: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(32), default="cli")
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, done, failed
+    result: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HealthRecord(Base):
+    __tablename__ = "health"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    component: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12))  # healthy, degraded, failed, starting, stopped
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class CircuitBreakerState(Base):
+    __tablename__ = "circuit_breakers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12))  # closed, open, half_open
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class EngineError(Base):
+    __tablename__ = "engine_errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    component: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))

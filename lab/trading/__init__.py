@@ -1,0 +1,1 @@
+"""Trading: the engine loop, feeds, brokers, risk, ledger, sizing, health and operator commands."""

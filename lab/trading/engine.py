@@ -1,0 +1,369 @@
+"""The engine loop: on each closed bar, execute the orders the previous bar's signals asked for (and
+stops), then read the strategy's signals for the next bar.
+
+Each bar runs in three committed phases, so a crash anywhere resumes without losing or repeating an
+order: (A) decisions are written as orders with deterministic client order ids before any broker
+call; (B) each fill is written together with its position and cash change; (C) signals, scan results,
+snapshots and the "last processed bar" are written last. On restart a bar whose orders exist is not
+decided again: its remaining orders are submitted (idempotently) and phase C runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from lab.core.clock import Clock, SystemClock
+from lab.core.config import LabConfig
+from lab.core.timeframes import timeframe_delta
+from lab.store.db import connection_scope, session_scope
+from lab.strategy.loader import LoadedStrategy
+from lab.trading import commands as cmdq
+from lab.trading import ledger
+from lab.trading.brokers import Broker, BrokerRejected
+from lab.trading.decide import decide
+from lab.trading.feeds import Feed
+from lab.trading.health import (
+    CircuitBreaker,
+    CircuitOpen,
+    FaultInjector,
+    Health,
+    TransientError,
+    store_health,
+)
+from lab.trading.lock import InstanceLock
+from lab.trading.logs import configure
+from lab.trading.risk import RiskManager
+from lab.trading.signals import SignalSource
+from lab.trading.sizing import FixedFraction, Sizer
+from lab.trading.types import Bar, Step
+
+
+class StepIncomplete(Exception):
+    """An order of this bar could not be sent yet (transient failures, open circuit): retry the bar."""
+
+
+@dataclass
+class EngineSummary:
+    steps: int = 0
+    orders: int = 0
+    fills: int = 0
+    rejected_orders: int = 0
+    bad_bars: int = 0
+    stale_steps: int = 0
+    retried_steps: int = 0
+    commands: list[str] = field(default_factory=list)
+    stopped_by: str = "feed ended"
+
+
+class Engine:
+    def __init__(
+        self,
+        config: LabConfig,
+        loaded: LoadedStrategy,
+        params: Any,
+        feed: Feed,
+        broker: Broker,
+        signals: SignalSource,
+        *,
+        clock: Clock | None = None,
+        sizer: Sizer | None = None,
+        check_staleness: bool = False,
+        faults: FaultInjector | None = None,
+    ) -> None:
+        self.config, self.loaded, self.params = config, loaded, params
+        self.feed, self.broker, self.signals = feed, broker, signals
+        self.mode, self.symbols = broker.mode, list(feed.symbols)
+        self.clock = clock or SystemClock()
+        self.sizer = sizer or FixedFraction(config.backtest.position_fraction)
+        self.risk = RiskManager(config.risk)
+        self.check_staleness = check_staleness
+        self.faults = faults or FaultInjector(config.faults, sleep=self.clock.sleep)
+        self.tf = timeframe_delta(loaded.cls.timeframe)
+        self.health = {name: Health() for name in ("feed", "strategy", "broker", "risk", "db")}
+        self.breaker = CircuitBreaker(
+            config,
+            f"{self.mode}-broker",
+            config.engine.breaker_failures,
+            config.engine.breaker_recovery_s,
+            now=self.clock.now,
+        )
+        self.submit = self.faults.wrap("broker", broker.submit)
+        self.log = configure(config.data_dir / "logs")
+        self.closes: dict[str, float] = {}
+        self.summary = EngineSummary()
+        self._commands_checked = 0.0
+        self._recovering = True  # the first bar after start may have orders from before a crash
+
+    # --- state -------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        with session_scope(self.config) as s:
+            self.state, problems = ledger.load_state(s, self.mode, self.config.backtest.initial_cash)
+            self.positions = ledger.load_positions(s, self.mode)
+            for problem in problems:
+                ledger.log_error(s, "db", problem)
+                self.log.error("state_recovered", problem=problem)
+        self.faults.enabled = self.faults.enabled or self.state.faults_enabled
+
+    def equity(self) -> float:
+        return self.state.cash + sum(
+            p.size * self.closes.get(s, p.entry_price) for s, p in self.positions.items()
+        )
+
+    # --- commands ----------------------------------------------------------------------------------
+    def process_commands(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._commands_checked < 0.5:  # a DB poll per bar would dominate a fast replay
+            return
+        self._commands_checked = now
+        for cmd in cmdq.pending(self.config):
+            status, result = "done", ""
+            if cmd.command == "pause":
+                self.state.paused, self.state.pause_reason = (
+                    True,
+                    cmd.args.get("reason") or "paused by the operator",
+                )
+                result = f"paused: {self.state.pause_reason}"
+            elif cmd.command == "resume":
+                self.state.paused, self.state.pause_reason = False, None
+                self.state.consecutive_losses = 0
+                result = "resumed"
+            elif cmd.command == "stop":
+                self.state.stopped, result = True, "stopping after the current bar"
+            elif cmd.command == "status":
+                result = (
+                    f"{'paused' if self.state.paused else 'running'}, last bar {self.state.last_bar}, "
+                    f"equity {self.equity():,.2f}, {len(self.positions)} open position(s)"
+                )
+            elif cmd.command in ("faults_on", "faults_off"):
+                self.faults.enabled = self.state.faults_enabled = cmd.command == "faults_on"
+                result = f"fault injection {'on' if self.faults.enabled else 'off'}"
+            else:
+                status = "failed"
+                result = f"unknown command {cmd.command!r}; known: {', '.join(sorted(cmdq.KNOWN))}"
+            with session_scope(self.config) as s:
+                ledger.save_state(s, self.mode, self.state)
+                if status == "failed":
+                    ledger.log_error(s, "commands", result)
+            cmdq.finish(self.config, cmd.id, status, result)
+            self.summary.commands.append(f"{cmd.command}: {status}")
+            self.log.info("command", command=cmd.command, status=status, result=result)
+
+    # --- one bar -----------------------------------------------------------------------------------
+    def _clean_bars(self, step: Step) -> dict[str, Bar | None]:
+        bars: dict[str, Bar | None] = {}
+        for symbol in self.symbols:
+            bar = step.bars.get(symbol)
+            problem = bar.problem() if bar is not None else None
+            if problem:
+                self.summary.bad_bars += 1
+                self.health["feed"].set("degraded", f"malformed bar for {symbol} at {step.time}")
+                with session_scope(self.config) as s:
+                    ledger.log_error(
+                        s,
+                        "feed",
+                        f"malformed bar for {symbol} at {step.time} ignored: {problem}",
+                        f"bar-{step.time:%Y%m%d%H%M}",
+                    )
+                self.log.warning("bad_bar", symbol=symbol, bar_time=str(step.time), problem=problem)
+                bar = None
+            bars[symbol] = bar
+        return bars
+
+    def _is_stale(self, step: Step) -> bool:
+        if not self.check_staleness:
+            return False
+        age = pd.Timestamp(self.clock.now()) - (step.time + self.tf)
+        return age > self.tf * self.config.engine.stale_after_bars
+
+    def _send(self, order: Any, bar: Bar | None) -> None:
+        retry = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+            stop=stop_after_attempt(self.config.engine.max_retries + 1),
+            wait=wait_exponential(multiplier=0.05, max=2),
+            sleep=self.clock.sleep,
+        )
+        try:
+            fill = retry(lambda: self.breaker.call(lambda: self.submit(order, self.state.cash, bar)))
+        except BrokerRejected as exc:
+            with session_scope(self.config) as s:
+                ledger.reject_order(s, order, str(exc))
+                ledger.log_error(
+                    s, "broker", f"order {order.client_order_id} rejected: {exc}", order.client_order_id
+                )
+            self.summary.rejected_orders += 1
+            self.log.warning("order_rejected", client_order_id=order.client_order_id, error=str(exc))
+            return
+        except (TransientError, CircuitOpen) as exc:
+            self.health["broker"].set("degraded" if isinstance(exc, TransientError) else "failed", str(exc))
+            with session_scope(self.config) as s:
+                ledger.log_error(
+                    s, "broker", f"order {order.client_order_id} not sent yet: {exc}", order.client_order_id
+                )
+            raise StepIncomplete(str(exc)) from exc
+        with session_scope(self.config) as s:
+            pnl = ledger.apply_fill(
+                s, self.mode, order, fill, self.state, self.loaded.name, self.loaded.version
+            )
+            events = self.risk.record_trade(self.state, pnl) if pnl is not None else []
+            ledger.record_rejections(
+                s, pd.Timestamp(order.bar_time), [(order.symbol, r, d) for r, d in events]
+            )
+            ledger.save_state(s, self.mode, self.state)
+            self.positions = ledger.load_positions(s, self.mode)
+        self.health["broker"].set("healthy")
+        self.summary.fills += 1
+        self.log.info(
+            "fill",
+            client_order_id=order.client_order_id,
+            side=order.side,
+            size=fill.size,
+            price=fill.price,
+            fee=fill.fee,
+            pnl=pnl,
+        )
+
+    def process_step(self, step: Step) -> None:
+        t = step.time
+        if self.state.last_bar is not None and t <= pd.Timestamp(self.state.last_bar):
+            return
+        bars = self._clean_bars(step)
+        stale = self._is_stale(step)
+        orders = []
+        if self._recovering:
+            with session_scope(self.config) as s:
+                orders = ledger.orders_for_bar(s, self.mode, t)
+            self._recovering = False
+        rejections: dict[str, str] = {}
+        if stale:
+            self.summary.stale_steps += 1
+            self.health["feed"].set("degraded", f"stale data: bar {t} arrived at {self.clock.now()}")
+            with session_scope(self.config) as s:
+                ledger.log_error(s, "feed", f"bar {t} is stale at {self.clock.now()}: no action taken")
+        elif not orders:
+            equity = self.equity()
+            decisions = decide(
+                self.symbols,
+                bars,
+                self.positions,
+                self.state.pending_map(),
+                self.config.backtest.max_open_positions,
+                self.sizer.fraction(),
+                lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
+            )
+            rejections = {sym: f"{rule}: {detail}" for sym, rule, detail in decisions.rejections}
+            trailing = any(p.trailing for p in self.positions.values())
+            if decisions.intents or decisions.rejections or trailing:
+                with session_scope(self.config) as s:
+                    ledger.insert_orders(s, self.mode, t, decisions.intents)
+                    ledger.record_rejections(s, t, decisions.rejections)
+                    ledger.save_peaks(s, self.mode, self.positions)
+                    orders = ledger.orders_for_bar(s, self.mode, t) if decisions.intents else []
+            self.summary.orders += len(decisions.intents)
+        for order in orders:
+            if order.status == "new":
+                self._send(order, bars.get(order.symbol))
+        self._close_bar(t, bars, rejections)
+
+    def _close_bar(self, t: pd.Timestamp, bars: dict[str, Bar | None], rejections: dict[str, str]) -> None:
+        started = time.perf_counter()
+        try:
+            updates = self.signals.update(t, bars)
+            self.health["strategy"].set("healthy")
+        except Exception as exc:  # a strategy failure must not corrupt the ledger: no new signals this bar
+            updates = {}
+            self.health["strategy"].set("failed", str(exc))
+            with session_scope(self.config) as s:
+                ledger.log_error(s, "strategy", f"signals failed at {t}: {exc}")
+        self.scan_seconds = time.perf_counter() - started
+        for symbol, bar in bars.items():
+            if bar is not None:
+                self.closes[symbol] = bar.close
+        equity = self.equity()
+        day = f"{t:%Y-%m-%d}"
+        new_day = self.state.day is not None and self.state.day != day
+        with connection_scope(self.config) as s:
+            ledger.record_scans(
+                s, t, [(sym, p, ind, rejections.get(sym)) for sym, (p, ind) in updates.items()]
+            )
+            self.state.pending = {sym: ledger.PendingModel(**vars(p)) for sym, (p, _) in updates.items()} | {
+                sym: p
+                for sym, p in self.state.pending.items()
+                if sym not in updates and bars.get(sym) is None
+            }
+            if new_day:
+                ledger.snapshot(s, self.mode, "daily", t, equity, self.state.cash)
+            events = self.risk.update_after_close(self.state, equity, day)
+            ledger.record_rejections(s, t, [(None, r, d) for r, d in events])
+            ledger.snapshot(s, self.mode, "bar", t, equity, self.state.cash)
+            self.state.last_bar = t.to_pydatetime()
+            ledger.save_state(s, self.mode, self.state)
+        self.summary.steps += 1
+
+    # --- loop --------------------------------------------------------------------------------------
+    def _health_tick(self) -> None:
+        now = self.clock.now()
+        last = self.state.last_health_at
+        if (
+            last is None
+            or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds()
+            >= self.config.engine.health_interval_s
+        ):
+            self.health["db"].set("healthy")
+            self.health["risk"].set(
+                "degraded" if self.state.paused else "healthy", self.state.pause_reason or ""
+            )
+            store_health(self.config, self.health)
+            self.state.last_health_at = now
+
+    def run(self, max_steps: int | None = None) -> EngineSummary:
+        """Run until the feed ends, a stop command arrives, or max_steps bars were processed."""
+        lock = InstanceLock(self.config.data_dir / f"engine-{self.mode}.lock")
+        with lock:
+            self._load()
+            if lock.recovered_stale:
+                self.log.warning("stale_lock_recovered", path=str(lock.path))
+            self.state.stopped = False
+            self.state.started_at = self.clock.now()
+            with session_scope(self.config) as s:
+                ledger.save_state(s, self.mode, self.state)
+            for name in self.health:
+                self.health[name].set("healthy")
+            self.log.info(
+                "engine_start", mode=self.mode, strategy=self.loaded.name, last_bar=str(self.state.last_bar)
+            )
+            last_bar = pd.Timestamp(self.state.last_bar) if self.state.last_bar else None
+            self.process_commands(force=True)
+            for step in self.feed.steps(last_bar):
+                self.process_commands()
+                if self.state.stopped:
+                    self.summary.stopped_by = "stop command"
+                    break
+                while True:
+                    try:
+                        self.process_step(step)
+                        break
+                    except StepIncomplete as exc:
+                        self.summary.retried_steps += 1
+                        self.log.warning("step_retry", bar_time=str(step.time), error=str(exc))
+                        self.clock.sleep(min(self.config.engine.breaker_recovery_s, 5.0))
+                        self._recovering = True  # orders of this bar exist now
+                        self.process_commands(force=True)
+                        if self.state.stopped:
+                            break
+                self._health_tick()
+                if max_steps is not None and self.summary.steps >= max_steps:
+                    self.summary.stopped_by = "max_steps"
+                    break
+            for h in self.health.values():
+                h.set("stopped")
+            store_health(self.config, self.health)
+            with session_scope(self.config) as s:
+                ledger.save_state(s, self.mode, self.state)
+            self.log.info("engine_stop", reason=self.summary.stopped_by, steps=self.summary.steps)
+        return self.summary

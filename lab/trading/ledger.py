@@ -1,0 +1,343 @@
+"""The engine's persistence: runtime state, orders, fills, positions, trades, snapshots, scan results,
+risk events and errors. Every change is committed before the engine acts on it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from lab.store.models import (
+    EngineError,
+    EngineState,
+    EngineTrade,
+    EquitySnapshot,
+    Fill,
+    Order,
+    Position,
+    RiskEvent,
+    ScanResult,
+    utcnow,
+)
+from lab.trading.types import FillReport, Intent, OpenPosition, Pending
+
+
+class PendingModel(BaseModel):
+    entry: bool = False
+    exit: bool = False
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing: bool = False
+
+
+class RuntimeState(BaseModel):
+    """Everything the engine needs to resume where it stopped (positions live in their own table)."""
+
+    initial_capital: float
+    cash: float
+    last_bar: datetime | None = None
+    pending: dict[str, PendingModel] = Field(default_factory=dict)
+    peak_equity: float
+    day: str | None = None
+    day_start_equity: float
+    consecutive_losses: int = 0
+    paused: bool = False
+    pause_reason: str | None = None
+    stopped: bool = False
+    started_at: datetime | None = None
+    last_health_at: datetime | None = None
+    faults_enabled: bool = False
+
+    def pending_map(self) -> dict[str, Pending]:
+        return {s: Pending(**p.model_dump()) for s, p in self.pending.items()}
+
+
+def _ts(value: datetime | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
+
+
+def client_order_id(mode: str, bar_time: pd.Timestamp, symbol: str, side: str) -> str:
+    """Deterministic per (mode, bar, symbol, side): a restart re-creates the same id, never a second order."""
+    return f"lab-{mode[0]}-{bar_time:%Y%m%d%H%M}-{re.sub(r'[^A-Za-z0-9]', '', symbol)}-{side[0]}"
+
+
+def log_error(session: Session, component: str, message: str, correlation_id: str | None = None) -> None:
+    session.add(EngineError(component=component, message=message[:4000], correlation_id=correlation_id))
+
+
+def load_state(session: Session, mode: str, initial_capital: float) -> tuple[RuntimeState, list[str]]:
+    """The saved state, else its backup copy, else a state rebuilt from the ledger; returns problems seen."""
+    problems = []
+    for key in (mode, f"{mode}:backup"):
+        row = session.get(EngineState, key)
+        if row is None:
+            continue
+        try:
+            return RuntimeState.model_validate(row.state), problems
+        except ValidationError as exc:
+            problems.append(
+                f"runtime state row {key!r} is corrupt ({exc.error_count()} problem(s): "
+                f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})"
+            )
+    if problems or session.scalar(select(func.count()).select_from(Fill)):
+        problems.append("runtime state rebuilt from the ledger (cash from fills; pending signals were lost)")
+        return rebuild_state(session, initial_capital), problems
+    return RuntimeState(
+        initial_capital=initial_capital,
+        cash=initial_capital,
+        peak_equity=initial_capital,
+        day_start_equity=initial_capital,
+    ), problems
+
+
+def rebuild_state(session: Session, initial_capital: float) -> RuntimeState:
+    cash = initial_capital
+    for fill in session.scalars(select(Fill).order_by(Fill.id)):
+        cash += (
+            -(fill.size * fill.price + fill.fee) if fill.side == "buy" else fill.size * fill.price - fill.fee
+        )
+    last = session.scalar(select(func.max(EquitySnapshot.bar_time)))
+    peak = session.scalar(select(func.max(EquitySnapshot.equity))) or initial_capital
+    return RuntimeState(
+        initial_capital=initial_capital,
+        cash=cash,
+        last_bar=last,
+        peak_equity=max(peak, initial_capital),
+        day_start_equity=cash,
+    )
+
+
+def save_state(session: Session | Connection, mode: str, state: RuntimeState) -> None:
+    """Write the state and its backup copy (the copy is what a corrupt row is recovered from)."""
+    data = state.model_dump(mode="json")
+    keys = (mode, f"{mode}:backup")
+    done = session.execute(
+        update(EngineState).where(EngineState.mode.in_(keys)).values(state=data, updated_at=utcnow())
+    )
+    if done.rowcount < 2:
+        existing = set(session.execute(select(EngineState.mode).where(EngineState.mode.in_(keys))).scalars())
+        session.execute(
+            insert(EngineState),
+            [{"mode": k, "state": data, "updated_at": utcnow()} for k in keys if k not in existing],
+        )
+
+
+def load_positions(session: Session, mode: str) -> dict[str, OpenPosition]:
+    return {
+        p.symbol: OpenPosition(
+            p.symbol,
+            p.size,
+            p.entry_price,
+            p.entry_fees,
+            _ts(p.entry_time),
+            p.stop_loss,
+            p.take_profit,
+            p.trailing,
+            p.peak,
+            p.trade_id,
+        )
+        for p in session.scalars(select(Position).where(Position.mode == mode))
+    }
+
+
+def save_peaks(session: Session, mode: str, positions: dict[str, OpenPosition]) -> None:
+    for p in session.scalars(select(Position).where(Position.mode == mode)):
+        if p.symbol in positions:
+            p.peak = positions[p.symbol].peak
+
+
+def orders_for_bar(session: Session, mode: str, bar_time: pd.Timestamp) -> list[Order]:
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.mode == mode, Order.bar_time == bar_time.to_pydatetime())
+            .order_by(Order.id)
+        )
+    )
+
+
+def insert_orders(session: Session, mode: str, bar_time: pd.Timestamp, intents: list[Intent]) -> None:
+    for it in intents:
+        session.add(
+            Order(
+                client_order_id=client_order_id(mode, bar_time, it.symbol, it.side),
+                mode=mode,
+                symbol=it.symbol,
+                side=it.side,
+                reason=it.reason,
+                bar_time=bar_time.to_pydatetime(),
+                reference_price=it.reference_price,
+                cash_fraction=it.cash_fraction,
+                size=it.size,
+                stop_loss=it.stop_loss,
+                take_profit=it.take_profit,
+                trailing=it.trailing,
+            )
+        )
+
+
+def record_rejections(
+    session: Session | Connection, bar_time: pd.Timestamp, rejections: list[tuple[str, str, str]]
+) -> None:
+    if rejections:
+        session.execute(
+            insert(RiskEvent),
+            [
+                {"bar_time": bar_time.to_pydatetime(), "symbol": symbol, "rule": rule, "detail": detail}
+                for symbol, rule, detail in rejections
+            ],
+        )
+
+
+def apply_fill(
+    session: Session,
+    mode: str,
+    order: Order,
+    fill: FillReport,
+    state: RuntimeState,
+    strategy: str,
+    version: str,
+) -> float | None:
+    """Record the fill and move cash and the position in one transaction; returns a closed trade's P&L."""
+    order = session.merge(order)
+    order.status, order.exchange_order_id = "filled", fill.exchange_order_id
+    session.add(
+        Fill(
+            order_id=order.id,
+            symbol=order.symbol,
+            side=order.side,
+            size=fill.size,
+            price=fill.price,
+            fee=fill.fee,
+            bar_time=order.bar_time,
+        )
+    )
+    if order.side == "buy":
+        state.cash -= fill.size * fill.price + fill.fee
+        trade = EngineTrade(
+            mode=mode,
+            strategy=strategy,
+            strategy_version=version,
+            symbol=order.symbol,
+            entry_time=order.bar_time,
+            size=fill.size,
+            entry_price=fill.price,
+            entry_fees=fill.fee,
+        )
+        session.add(trade)
+        session.flush()
+        session.add(
+            Position(
+                mode=mode,
+                symbol=order.symbol,
+                size=fill.size,
+                entry_price=fill.price,
+                entry_fees=fill.fee,
+                entry_time=order.bar_time,
+                stop_loss=order.stop_loss,
+                take_profit=order.take_profit,
+                trailing=order.trailing,
+                peak=fill.price,
+                trade_id=trade.id,
+            )
+        )
+        return None
+    position = session.scalar(select(Position).where(Position.mode == mode, Position.symbol == order.symbol))
+    state.cash += fill.size * fill.price - fill.fee
+    trade = session.get(EngineTrade, position.trade_id)
+    pnl = fill.size * (fill.price - position.entry_price) - position.entry_fees - fill.fee
+    trade.exit_time, trade.exit_price, trade.exit_fees = order.bar_time, fill.price, fill.fee
+    trade.pnl, trade.status, trade.exit_reason = pnl, "closed", order.reason
+    session.delete(position)
+    return pnl
+
+
+def reject_order(session: Session, order: Order, reason: str) -> None:
+    order = session.merge(order)
+    order.status, order.error = "rejected", reason[:2000]
+
+
+def record_scans(
+    session: Session | Connection,
+    bar_time: pd.Timestamp,
+    scans: list[tuple[str, Pending, dict[str, Any], str | None]],
+) -> None:
+    """One row per symbol per bar (bulk insert: this runs on every bar)."""
+    if scans:
+        when = bar_time.to_pydatetime()
+        session.execute(
+            insert(ScanResult),
+            [
+                {
+                    "bar_time": when,
+                    "symbol": sym,
+                    "signal": "entry" if p.entry else "exit" if p.exit else "none",
+                    "rejected": rejected,
+                    "indicators": ind,
+                }
+                for sym, p, ind, rejected in scans
+            ],
+        )
+
+
+def snapshot(
+    session: Session | Connection, mode: str, kind: str, bar_time: pd.Timestamp, equity: float, cash: float
+) -> None:
+    session.execute(
+        insert(EquitySnapshot),
+        [
+            {
+                "mode": mode,
+                "kind": kind,
+                "bar_time": bar_time.to_pydatetime(),
+                "equity": equity,
+                "cash": cash,
+                "positions_value": equity - cash,
+            }
+        ],
+    )
+
+
+def trades_frame(session: Session, mode: str) -> pd.DataFrame:
+    """The engine's trades, in the backtester's trade-frame shape."""
+    rows = session.scalars(select(EngineTrade).where(EngineTrade.mode == mode).order_by(EngineTrade.id)).all()
+    frame = pd.DataFrame(
+        [
+            {
+                "symbol": t.symbol,
+                "entry_time": _ts(t.entry_time),
+                "exit_time": _ts(t.exit_time),
+                "size": t.size,
+                "entry_price": t.entry_price,
+                "exit_price": t.exit_price,
+                "entry_fees": t.entry_fees,
+                "exit_fees": t.exit_fees,
+                "pnl": t.pnl,
+                "status": t.status,
+                "exit_reason": t.exit_reason,
+            }
+            for t in rows
+        ],
+        columns=[
+            "symbol",
+            "entry_time",
+            "exit_time",
+            "size",
+            "entry_price",
+            "exit_price",
+            "entry_fees",
+            "exit_fees",
+            "pnl",
+            "status",
+            "exit_reason",
+        ],
+    )
+    return frame.sort_values(["entry_time", "symbol"], ignore_index=True)
