@@ -138,13 +138,27 @@ def extract_trades(
         return pd.DataFrame(columns=TRADE_COLUMNS)
     col, entry_idx, exit_idx = rec["col"], rec["entry_idx"], rec["exit_idx"]
     closed = rec["status"] == 1
-    exits_exec = execution_arrays(candles, signals)["exits"].to_numpy()
     opens = np.column_stack([candles[s]["open"].to_numpy() for s in symbols])
     trailing = np.array([signals[s].trailing for s in symbols])[col]
     has_tp = np.array([signals[s].take_profit is not None for s in symbols])[col]
-    at_signal = exits_exec[exit_idx, col] & np.isclose(
-        rec["exit_price"], opens[exit_idx, col] * (1 - model.slippage), rtol=1e-12
+    arrs = execution_arrays(candles, signals)
+    at_signal = arrs["exits"].to_numpy()[exit_idx, col] & np.isclose(
+        rec["exit_price"], opens[exit_idx, col] * (1 - model.slippage), rtol=1e-12, atol=0.0
     )
+    # A stop that gapped through the open exits at the open too, and vectorbt checks stops first: an
+    # exit at the open on a signal bar is still a stop when the open was beyond the stop level.
+    sl, tp = arrs["sl"].to_numpy(), arrs["tp"].to_numpy()
+    for k in np.flatnonzero(at_signal):
+        c, e, x = col[k], entry_idx[k], exit_idx[k]
+        entry = rec["entry_price"][k]
+        if not np.isnan(sl[e, c]):
+            highs = candles[symbols[c]]["high"].to_numpy()
+            peak = max(entry, highs[e:x].max()) if trailing[k] and x > e else entry
+            if opens[x, c] <= peak * (1 - sl[e, c]):
+                at_signal[k] = False
+                continue
+        if not np.isnan(tp[e, c]) and opens[x, c] >= entry * (1 + tp[e, c]):
+            at_signal[k] = False
     reason = np.select(
         [~closed, at_signal, has_tp & ~trailing & (rec["exit_price"] > rec["entry_price"]), trailing],
         ["open", "signal", "take_profit", "trailing_stop"],

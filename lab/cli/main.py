@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import backtest_cmds, data_cmds, db_cmds, notebook_cmds
+from lab.cli import backtest_cmds, data_cmds, db_cmds, engine_cmds, notebook_cmds
 from lab.cli.common import config, console, print_frame, reports_errors
 
 app = typer.Typer(
@@ -17,6 +17,12 @@ app.add_typer(db_cmds.app, name="db")
 app.command("backtest")(backtest_cmds.backtest_cmd)
 app.add_typer(notebook_cmds.app, name="notebook")
 app.command("schedule")(notebook_cmds.schedule_cmd)
+app.command("run")(engine_cmds.run_cmd)
+app.command("status")(engine_cmds.status_cmd)
+app.command("pause")(engine_cmds.pause_cmd)
+app.command("resume")(engine_cmds.resume_cmd)
+app.command("stop")(engine_cmds.stop_cmd)
+app.command("errors")(engine_cmds.errors_cmd)
 
 
 @app.command()

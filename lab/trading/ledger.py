@@ -322,7 +322,7 @@ def trades_frame(session: Session, mode: str) -> pd.DataFrame:
                 "exit_fees": t.exit_fees,
                 "pnl": t.pnl,
                 "status": t.status,
-                "exit_reason": t.exit_reason,
+                "exit_reason": t.exit_reason or "open",
             }
             for t in rows
         ],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from lab.backtest.run import load_candles, prepare_candles, strategy_signals
 from lab.core.clock import Clock
 from lab.core.config import LabConfig
+from lab.core.errors import LabError
 from lab.strategy.loader import load_strategy
 from lab.trading.brokers import PaperBroker
 from lab.trading.engine import Engine
@@ -43,3 +45,95 @@ def replay_engine(
     broker = PaperBroker({s: config.fees.for_pair(s).taker for s in symbols}, config.fees.slippage)
     feed = ReplayFeed(candles, pace=pace, clock=clock)
     return Engine(config, loaded, chosen, feed, broker, signals, clock=clock, check_staleness=check_staleness)
+
+
+def live_engine(
+    config: LabConfig,
+    strategy: str,
+    symbols: list[str],
+    *,
+    live: bool = False,
+    clock: Clock | None = None,
+    exchange: Any = None,
+) -> Engine:
+    """The engine on live ccxt data: paper orders by default; real orders only with --live, keys in the
+    environment and live.confirm = true."""
+    import os
+
+    from lab.market.fetch import make_exchange
+    from lab.market.repository import load
+    from lab.trading.brokers import CcxtBroker
+    from lab.trading.feeds import CcxtFeed
+    from lab.trading.health import CircuitBreaker, FaultInjector
+
+    if live:
+        missing = [k for k in ("LAB_EXCHANGE_API_KEY", "LAB_EXCHANGE_API_SECRET") if not os.environ.get(k)]
+        if missing:
+            raise LabError(f"--live needs {' and '.join(missing)} in the environment (never in lab.toml)")
+        if not config.live.confirm:
+            raise LabError("--live refused: set live.confirm = true in lab.toml to allow real orders")
+    loaded = load_strategy(strategy, config.strategies_dir)
+    chosen = loaded.create().params
+    exchange = exchange or make_exchange(config.market.exchange)
+    if live:
+        exchange.apiKey, exchange.secret = (
+            os.environ["LAB_EXCHANGE_API_KEY"],
+            os.environ["LAB_EXCHANGE_API_SECRET"],
+        )
+    faults = FaultInjector(config.faults)
+    feed_breaker = CircuitBreaker(
+        config, f"{exchange.id}-feed", config.engine.breaker_failures, config.engine.breaker_recovery_s
+    )
+    feed_call = _exchange_call(config, feed_breaker, faults.wrap("feed", lambda fn: fn()))
+    history = {}
+    for s in symbols:  # warm the indicators from stored candles when there are any
+        with contextlib.suppress(LabError):
+            history[s] = load(exchange.id, s, loaded.cls.timeframe, config=config).tail(
+                config.engine.window_bars
+            )
+    signals = RollingSignals(
+        loaded.cls(chosen), symbols, config.engine.window_bars, loaded.path.name, history
+    )
+    feed = CcxtFeed(
+        exchange,
+        symbols,
+        loaded.cls.timeframe,
+        config.engine.poll_seconds,
+        config.engine.stale_after_bars,
+        feed_call,
+        clock=clock,
+        page_limit=config.market.page_limit,
+    )
+    fees = {s: config.fees.for_pair(s).taker for s in symbols}
+    if live:
+        broker: Any = CcxtBroker(exchange, fees, _exchange_call(config, None, lambda fn: fn()))
+    else:
+        broker = PaperBroker(fees, config.fees.slippage)
+    return Engine(
+        config, loaded, chosen, feed, broker, signals, clock=clock, check_staleness=True, faults=faults
+    )
+
+
+def _exchange_call(config: LabConfig, breaker: Any, inject: Any) -> Any:
+    """Exchange calls: ccxt network errors become TransientError, retried with backoff, behind a breaker."""
+    import ccxt
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    from lab.trading.health import TransientError
+
+    def once(fn: Any) -> Any:
+        try:
+            return inject(fn)
+        except ccxt.NetworkError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+
+    def call(fn: Any) -> Any:
+        retry = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(config.engine.max_retries + 1),
+            wait=wait_exponential(multiplier=0.5, max=30),
+            reraise=True,
+        )
+        return retry(lambda: breaker.call(lambda: once(fn)) if breaker else once(fn))
+
+    return call

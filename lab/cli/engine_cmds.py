@@ -1,0 +1,150 @@
+"""`lab run`, `lab status`, `lab pause`, `lab resume`, `lab stop`, `lab errors`: the engine and its
+operator commands (written to the DB command queue, the same path the dashboard uses)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import typer
+from sqlalchemy import select
+
+from lab.cli.common import config, console, print_frame, reports_errors
+from lab.core.errors import LabError
+
+
+@reports_errors
+def run_cmd(
+    strategy: str = typer.Option("ema_rsi_volume", help="Strategy name or file (default: the active one)"),
+    replay: bool = typer.Option(False, "--replay", help="Replay stored candles through the paper engine"),
+    symbols: list[str] = typer.Option(None, "--symbols", "-s"),
+    exchange: str = typer.Option("synthetic", help="Exchange the replayed candles are stored under"),
+    start: str = typer.Option(None),
+    end: str = typer.Option(None),
+    signals: str = typer.Option("precomputed", help="precomputed (fast replay) or rolling (as live)"),
+    pace: float = typer.Option(0.0, help="Seconds between replayed bars (0: as fast as possible)"),
+    live: bool = typer.Option(False, "--live", help="Send real orders (needs keys and live.confirm = true)"),
+) -> None:
+    """Run the trading engine (paper by default)."""
+    from lab.trading.setup import live_engine, replay_engine
+
+    cfg = config()
+    symbols = symbols or list(cfg.sample.symbols if replay else cfg.market.symbols)
+    if live and replay:
+        raise LabError("--live and --replay exclude each other: a replay never sends real orders")
+    if replay:
+        engine = replay_engine(
+            cfg, strategy, symbols, exchange=exchange, start=start, end=end, signal_mode=signals, pace=pace
+        )
+    else:
+        engine = live_engine(cfg, strategy, symbols, live=live)
+    console.print(
+        f"engine ({engine.mode}) started: {engine.loaded.name} on {', '.join(symbols)}; "
+        f"`lab status`, `lab pause --reason ...`, `lab stop` from another shell"
+    )
+    summary = engine.run()
+    console.print(
+        f"engine stopped ({summary.stopped_by}): {summary.steps} bars, {summary.fills} fills, "
+        f"{summary.rejected_orders} rejected, {summary.bad_bars} bad bars, {summary.stale_steps} stale"
+    )
+
+
+def _send(command: str, wait: float, **args: object) -> None:
+    from lab.trading import commands
+
+    cfg = config()
+    cid = commands.enqueue(cfg, command, **args)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        row = commands.outcome(cfg, cid)
+        if row and row.status != "pending":
+            colour = "green" if row.status == "done" else "red"
+            console.print(f"[{colour}]{command}: {row.status}[/] {row.result}")
+            if row.status != "done":
+                raise typer.Exit(1)
+            return
+        time.sleep(0.2)
+    console.print(f"{command}: queued (#{cid}); the engine executes it on its next bar")
+
+
+@reports_errors
+def pause_cmd(
+    reason: str = typer.Option(..., "--reason", help="Why (shown in status and the dashboard)"),
+    wait: float = typer.Option(5.0, help="Seconds to wait for the engine's answer"),
+) -> None:
+    """Pause new entries (exits and stops still run)."""
+    _send("pause", wait, reason=reason)
+
+
+@reports_errors
+def resume_cmd(wait: float = typer.Option(5.0)) -> None:
+    """Resume entries (also clears a consecutive-loss or drawdown pause)."""
+    _send("resume", wait)
+
+
+@reports_errors
+def stop_cmd(wait: float = typer.Option(5.0)) -> None:
+    """Stop the engine after the current bar."""
+    _send("stop", wait)
+
+
+@reports_errors
+def status_cmd(mode: str = typer.Option("paper")) -> None:
+    """Engine state from the DB: running or not, last bar, equity, positions, breakers, health."""
+    from lab.store.db import session_scope
+    from lab.store.models import CircuitBreakerState, EngineState, HealthRecord, Position
+    from lab.trading.ledger import RuntimeState
+
+    cfg = config()
+    lock = cfg.data_dir / f"engine-{mode}.lock"
+    running = False
+    if lock.exists():
+        try:
+            os.kill(int(lock.read_text().strip()), 0)
+            running = True
+        except (ValueError, OSError):
+            running = False
+    with session_scope(cfg) as s:
+        row = s.get(EngineState, mode)
+        if row is None:
+            console.print(f"no {mode} engine has run yet: `lab run --replay` (paper) to start one")
+            return
+        state = RuntimeState.model_validate(row.state)
+        positions = pd.DataFrame(
+            [
+                {"symbol": p.symbol, "size": p.size, "entry": p.entry_price, "since": p.entry_time}
+                for p in s.scalars(select(Position).where(Position.mode == mode))
+            ]
+        )
+        breakers = [(b.name, b.state, b.failures) for b in s.scalars(select(CircuitBreakerState))]
+        latest = s.scalars(select(HealthRecord).order_by(HealthRecord.id.desc()).limit(6)).all()
+    status = "stopped" if not running else ("paused" if state.paused else "running")
+    console.print(
+        f"{mode} engine: [bold]{status}[/]"
+        + (f" ({state.pause_reason})" if state.paused else "")
+        + f"; last bar {state.last_bar}; cash {state.cash:,.2f}; peak equity {state.peak_equity:,.2f}"
+    )
+    if not positions.empty:
+        print_frame(positions, title="open positions")
+    if breakers:
+        console.print("circuit breakers: " + ", ".join(f"{n} {st} ({f} failures)" for n, st, f in breakers))
+    if latest:
+        console.print("health: " + ", ".join(f"{h.component} {h.status}" for h in reversed(latest)))
+
+
+@reports_errors
+def errors_cmd(limit: int = typer.Option(20)) -> None:
+    """Recent engine errors (feed, broker, strategy, commands, DB)."""
+    from lab.store.db import session_scope
+    from lab.store.models import EngineError
+
+    with session_scope(config()) as s:
+        rows = s.scalars(select(EngineError).order_by(EngineError.id.desc()).limit(limit)).all()
+        frame = pd.DataFrame(
+            [{"time": r.created_at, "component": r.component, "message": r.message} for r in rows]
+        )
+    if frame.empty:
+        console.print("no engine errors recorded")
+    else:
+        print_frame(frame, title="recent engine errors")
