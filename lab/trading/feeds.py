@@ -124,10 +124,17 @@ class CcxtFeed:
                     have = [t for t, bars in buffer.items() if symbol in bars]
                     if have:
                         cursor[symbol] = max(cursor[symbol], max(have) + self.step_ms)
+            # A bar is complete when every symbol has it or has data past it (a real gap at the exchange);
+            # a stale bar goes out incomplete only after a round in which every poll succeeded, so a
+            # failed request never turns into a missing candle.
             ready = sorted(
                 t
                 for t, bars in buffer.items()
-                if t > emitted and (len(bars) == len(self.symbols) or now - t > self.stale_ms)
+                if t > emitted
+                and (
+                    all(s in bars or cursor[s] > t for s in self.symbols)
+                    or (self.last_poll_ok and now - t > self.stale_ms)
+                )
             )
             for ts in ready:
                 bars = buffer.pop(ts)

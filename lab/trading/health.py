@@ -76,6 +76,7 @@ class CircuitBreaker:
         )
         self.now = now
         self.state, self.failures, self.opened_at = "closed", 0, None
+        self.times_opened = 0
         with session_scope(config) as session:
             row = session.get(CircuitBreakerState, name)
             if row is not None:
@@ -105,6 +106,7 @@ class CircuitBreaker:
             self.failures += 1
             if self.state == "half_open" or self.failures >= self.threshold:
                 self.state, self.opened_at = "open", self.now()
+                self.times_opened += 1
             self._save()
             raise TransientError(str(exc)) from exc
         if self.state != "closed" or self.failures:

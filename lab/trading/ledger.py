@@ -4,11 +4,11 @@ risk events and errors. Every change is committed before the engine acts on it."
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,12 @@ class RuntimeState(BaseModel):
     started_at: datetime | None = None
     last_health_at: datetime | None = None
     faults_enabled: bool = False
+
+    @field_validator("last_bar", "started_at", "last_health_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite hands datetimes back without a zone; every time in the lab is UTC.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def pending_map(self) -> dict[str, Pending]:
         return {s: Pending(**p.model_dump()) for s, p in self.pending.items()}

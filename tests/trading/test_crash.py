@@ -1,0 +1,92 @@
+"""SIGKILL the engine at random points of a replay, restart it each time: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lab.store.db import session_scope
+from lab.store.models import EngineState, Fill, Order
+from lab.trading.ledger import RuntimeState
+from lab.trading.setup import replay_engine
+from tests.trading.helpers import ROOT, SYMBOLS, engine_trades, make_project
+from tests.trading.test_parity import assert_same_trades
+
+KILLS = 20
+
+
+def _child(root: Path, pace: float) -> subprocess.Popen:
+    env = os.environ | {"LAB_ROOT": str(root), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "trading" / "crash_child.py"), str(pace)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _progress(cfg) -> str | None:
+    with session_scope(cfg) as s:
+        row = s.get(EngineState, "paper")
+        return row.state.get("last_bar") if row else None
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_root):
+    reference_root = tmp_path / "reference"
+    reference_root.mkdir()
+    (reference_root / "lab.toml").write_text((lab_root / "lab.toml").read_text())
+    ref_cfg = make_project(reference_root, days=2)
+    replay_engine(ref_cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic").run()
+    expected = engine_trades(ref_cfg)
+
+    cfg = make_project(lab_root, days=2)
+    rng = random.Random(1)
+    kills, seen = 0, set()
+    while kills < KILLS:
+        proc = _child(lab_root, pace=0.02)  # ~12 bars per kill window: 20 kills fit in one replay
+        lock = cfg.data_dir / "engine-paper.lock"
+        deadline = time.monotonic() + 60
+        while (
+            time.monotonic() < deadline
+            and proc.poll() is None
+            and not (lock.exists() and _progress(cfg) not in seen)
+        ):
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the replay finished before {KILLS} kills: {proc.communicate()}"
+        time.sleep(rng.uniform(0.0, 0.4))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        seen.add(_progress(cfg))
+        kills += 1
+    assert len(seen) > KILLS // 2, "kills should land at many different points of the replay"
+    final = _child(lab_root, pace=0.0)
+    out, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+
+    assert_same_trades(expected, engine_trades(cfg))
+    with session_scope(cfg) as s:
+        orders = s.scalar(select(func.count()).select_from(Order))
+        fills = s.scalar(select(func.count()).select_from(Fill))
+        assert orders == fills == s.scalar(select(func.count(func.distinct(Order.client_order_id))))
+        state = RuntimeState.model_validate(s.get(EngineState, "paper").state)
+        cash = state.initial_capital
+        for f in s.scalars(select(Fill).order_by(Fill.id)):
+            cash += -(f.size * f.price + f.fee) if f.side == "buy" else f.size * f.price - f.fee
+    trades = engine_trades(cfg)
+    closed = trades[trades["status"] == "closed"]
+    open_ = trades[trades["status"] == "open"]
+    assert abs(state.cash - cash) < 0.005  # the cash balance reconciles with the fills to the cent
+    # cash + cost of open positions = initial capital + realized P&L (net of both fees)
+    invested = float((open_["size"] * open_["entry_price"] + open_["entry_fees"]).sum())
+    assert abs(state.cash + invested - (state.initial_capital + float(closed["pnl"].sum()))) < 0.005
