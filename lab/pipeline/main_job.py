@@ -42,6 +42,48 @@ def prepare_sample_data(config: LabConfig) -> None:
         )
 
 
+def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
+    """Replay the sample through the paper engine (resuming where an earlier run stopped) and print it
+    beside the vectorbt backtest of the same period."""
+    from rich.table import Table
+
+    from lab.backtest.metrics import trades_hash
+    from lab.backtest.run import run_backtest
+    from lab.store.db import session_scope
+    from lab.trading.ledger import trades_frame
+    from lab.trading.setup import replay_engine
+
+    symbols = list(config.sample.symbols)
+    engine = replay_engine(config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE)
+    summary = engine.run()
+    backtest = run_backtest(config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE, record=False)
+    with session_scope(config) as session:
+        trades = trades_frame(session, engine.mode)
+    closed_bt = backtest.trades[backtest.trades["status"] == "closed"]
+    closed_en = trades[trades["status"] == "closed"]
+    table = Table(title=f"{strategy} on {', '.join(symbols)}: backtest vs paper engine")
+    for column in ("", "vectorbt backtest", "paper engine"):
+        table.add_column(column, justify="right")
+    table.add_row("bars replayed this run", "", f"{summary.steps}")
+    table.add_row("closed trades", f"{len(closed_bt)}", f"{len(closed_en)}")
+    table.add_row(
+        "net P&L of closed trades", f"{closed_bt['pnl'].sum():,.2f}", f"{closed_en['pnl'].sum():,.2f}"
+    )
+    table.add_row("final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{engine.equity():,.2f}")
+    console.print(table)
+    same = trades_hash(closed_bt) == trades_hash(closed_en)
+    paused = f"; the engine is paused: {engine.state.pause_reason}" if engine.state.paused else ""
+    note = (
+        "identical trades"
+        if same
+        else "trades differ because the engine applies lab.toml's risk limits (the backtest does not)"
+        + paused
+    )
+    console.print(
+        f"  engine vs backtest: {note}; {summary.rejected_orders} rejected orders, {summary.bad_bars} bad bars"
+    )
+
+
 def run_main_job(config: LabConfig) -> bool:
     """Sample data, then every notebook in pipeline.main_notebooks; True when all succeeded."""
     from lab.pipeline.index import write_index
@@ -61,6 +103,8 @@ def run_main_job(config: LabConfig) -> bool:
         if outcome.error:
             console.print(f"    error: {outcome.error}")
             ok = False
+    console.print("3. paper engine: the sample replayed bar by bar through the trading engine")
+    engine_report(config)
     index = write_index(config)
     console.rule()
     console.print(f"Reports: open [bold]{index}[/] (every run, newest first; each report works offline)")

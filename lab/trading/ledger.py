@@ -3,13 +3,14 @@ risk events and errors. Every change is committed before the engine acts on it."
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Text, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lab.store.models import (
@@ -121,18 +122,28 @@ def rebuild_state(session: Session, initial_capital: float) -> RuntimeState:
     )
 
 
+_SAVE_STATE = (
+    update(EngineState.__table__)
+    .where(EngineState.__table__.c.mode.in_([bindparam("key"), bindparam("backup")]))
+    .values(state=bindparam("data", type_=Text()), updated_at=bindparam("now"))
+)
+
+
 def save_state(session: Session | Connection, mode: str, state: RuntimeState) -> None:
-    """Write the state and its backup copy (the copy is what a corrupt row is recovered from)."""
-    data = state.model_dump(mode="json")
+    """Write the state and its backup copy (the copy is what a corrupt row is recovered from). It runs
+    on every bar: one prepared UPDATE with the JSON serialised once."""
+    data = state.model_dump_json()
     keys = (mode, f"{mode}:backup")
-    done = session.execute(
-        update(EngineState).where(EngineState.mode.in_(keys)).values(state=data, updated_at=utcnow())
-    )
+    done = session.execute(_SAVE_STATE, {"key": keys[0], "backup": keys[1], "data": data, "now": utcnow()})
     if done.rowcount < 2:
         existing = set(session.execute(select(EngineState.mode).where(EngineState.mode.in_(keys))).scalars())
         session.execute(
             insert(EngineState),
-            [{"mode": k, "state": data, "updated_at": utcnow()} for k in keys if k not in existing],
+            [
+                {"mode": k, "state": json.loads(data), "updated_at": utcnow()}
+                for k in keys
+                if k not in existing
+            ],
         )
 
 

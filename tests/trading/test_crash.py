@@ -71,7 +71,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_roo
         kills += 1
     assert len(seen) > KILLS // 2, "kills should land at many different points of the replay"
     final = _child(lab_root, pace=0.0)
-    out, err = final.communicate(timeout=300)
+    _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err
 
     assert_same_trades(expected, engine_trades(cfg))
