@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import backtest_cmds, data_cmds, db_cmds, engine_cmds, notebook_cmds
+from lab.cli import backtest_cmds, dashboard_cmds, data_cmds, db_cmds, engine_cmds, notebook_cmds
 from lab.cli.common import config, console, print_frame, reports_errors
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command("pause")(engine_cmds.pause_cmd)
 app.command("resume")(engine_cmds.resume_cmd)
 app.command("stop")(engine_cmds.stop_cmd)
 app.command("errors")(engine_cmds.errors_cmd)
+app.command("dashboard")(dashboard_cmds.dashboard_cmd)
 
 
 @app.command()

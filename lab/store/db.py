@@ -42,6 +42,15 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
+def readonly_engine(url: str) -> Engine:
+    """An engine that cannot write: SQLite opened with mode=ro (enforced by SQLite itself), other
+    databases in read-only transactions."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        path = Path(url.removeprefix("sqlite:///")).resolve()
+        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    return create_engine(url, execution_options={"postgresql_readonly": True})
+
+
 def alembic_config(url: str) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -11,7 +11,7 @@ from lab.core.config import LabConfig
 from lab.store.db import session_scope
 from lab.store.models import Command
 
-KNOWN = {"pause", "resume", "stop", "status", "faults_on", "faults_off"}
+KNOWN = {"pause", "resume", "stop", "status", "run_notebook", "faults_on", "faults_off"}
 
 
 def enqueue(config: LabConfig, command: str, source: str = "cli", **args: Any) -> int:

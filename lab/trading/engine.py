@@ -139,6 +139,9 @@ class Engine:
                     f"{'paused' if self.state.paused else 'running'}, last bar {self.state.last_bar}, "
                     f"equity {self.equity():,.2f}, {len(self.positions)} open position(s)"
                 )
+            elif cmd.command == "run_notebook":
+                result = self._start_notebook(str(cmd.args.get("notebook", "")))
+                status = "failed" if result.startswith("cannot") else "done"
             elif cmd.command in ("faults_on", "faults_off"):
                 self.faults.enabled = self.state.faults_enabled = cmd.command == "faults_on"
                 result = f"fault injection {'on' if self.faults.enabled else 'off'}"
@@ -152,6 +155,22 @@ class Engine:
             cmdq.finish(self.config, cmd.id, status, result)
             self.summary.commands.append(f"{cmd.command}: {status}")
             self.log.info("command", command=cmd.command, status=status, result=result)
+
+    def _start_notebook(self, name: str) -> str:
+        """Start a notebook run in its own process (the engine never waits for it)."""
+        import subprocess
+        import sys
+
+        if not (self.config.notebooks_dir / f"{name}.ipynb").is_file():
+            return f"cannot run notebook {name!r}: not in {self.config.notebooks_dir}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab.cli.main", "notebook", "run", name],
+            cwd=self.config.root,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return f"notebook {name} started (pid {proc.pid}); its report appears in reports/index.html"
 
     # --- one bar -----------------------------------------------------------------------------------
     def _clean_bars(self, step: Step) -> dict[str, Bar | None]:
@@ -288,9 +307,13 @@ class Engine:
         day = f"{t:%Y-%m-%d}"
         new_day = self.state.day is not None and self.state.day != day
         with connection_scope(self.config) as s:
-            ledger.record_scans(
-                s, t, [(sym, p, ind, rejections.get(sym)) for sym, (p, ind) in updates.items()]
-            )
+            # The close rides along with each scan, so the dashboard can value positions without candles.
+            scans = [
+                (sym, p, ind | {"close": bars[sym].close}, rejections.get(sym))
+                for sym, (p, ind) in updates.items()
+                if bars.get(sym) is not None
+            ]
+            ledger.record_scans(s, t, scans)
             self.state.pending = {sym: ledger.PendingModel(**vars(p)) for sym, (p, _) in updates.items()} | {
                 sym: p
                 for sym, p in self.state.pending.items()

@@ -1,0 +1,265 @@
+"""The status view: engine state, health, breakers, equity and drawdown, positions, trades, signals,
+risk usage, alerts, notebook jobs, data freshness; filters; controls through the command queue."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import ipywidgets as w
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lab.core.config import LabConfig, load_config
+from lab.dashboard import queries as q
+from lab.dashboard.render import CSS, badge, limit_bar, table
+from lab.store.db import readonly_engine
+
+
+def equity_widget(eq: Any) -> w.Widget:
+    """Equity over drawdown as a plotly widget, built with its data (traces updated before the page
+    attaches to a widget do not reach it, so each refresh builds a new one: ~1,500 points, cheap)."""
+    if eq.empty:
+        return w.HTML("<div class='lab-empty'>no equity recorded yet</div>")
+    times = eq["bar_time"].dt.strftime("%Y-%m-%d %H:%M").tolist()  # plain strings travel to plotly.js intact
+    drawdown = ((eq["equity"] / eq["equity"].cummax() - 1) * 100).tolist()
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
+    fig.add_trace(
+        go.Scatter(x=times, y=eq["equity"].tolist(), name="equity", line={"color": "#1f77b4"}), row=1, col=1
+    )
+    fig.add_trace(
+        go.Scatter(x=times, y=drawdown, name="drawdown %", fill="tozeroy", line={"color": "#d62728"}),
+        row=2,
+        col=1,
+    )
+    fig.update_layout(height=360, margin={"t": 20, "b": 20, "l": 60, "r": 10}, showlegend=False)
+    fig.update_yaxes(title_text="equity", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown %", row=2, col=1)
+    return go.FigureWidget(fig)
+
+
+def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
+    """The dashboard notebook's parameters: a refresh interval of 1 s to 1 h, mode paper or live."""
+    from lab.core.errors import LabError
+
+    if not isinstance(refresh_seconds, int | float) or not 1 <= refresh_seconds <= 3600:
+        raise LabError(f"refresh_seconds = {refresh_seconds!r}: must be a number of seconds from 1 to 3600")
+    if mode not in ("paper", "live"):
+        raise LabError(f"mode = {mode!r}: must be 'paper' or 'live'")
+    return float(refresh_seconds), mode
+
+
+class StatusApp:
+    def __init__(self, config: LabConfig, refresh_seconds: float = 5.0, mode: str = "paper") -> None:
+        self.config, self.mode, self.refresh_seconds = config, mode, refresh_seconds
+        self.db = readonly_engine(config.db_url)
+        self.refreshes = 0
+        self.header = w.HTML()
+        self.symbol = w.Dropdown(options=["all"], value="all", description="Symbol")
+        self.period = w.Dropdown(options=list(q.PERIODS), value="7 days", description="Period")
+        self.reason = w.Text(placeholder="reason for pausing", layout=w.Layout(width="260px"))
+        self.pause = w.Button(description="Pause", button_style="warning", icon="pause")
+        self.resume = w.Button(description="Resume", button_style="success", icon="play")
+        self.stop = w.Button(description="Stop", button_style="danger", icon="stop")
+        self.notebook = w.Dropdown(
+            options=sorted(p.stem for p in config.notebooks_dir.glob("*.ipynb")), description="Notebook"
+        )
+        self.run_nb = w.Button(description="Run now", icon="play-circle")
+        self.outcome = w.HTML()
+        self.health, self.risk, self.alerts = w.HTML(), w.HTML(), w.HTML()
+        self.positions, self.trades, self.signals = w.HTML(), w.HTML(), w.HTML()
+        self.jobs, self.fresh = w.HTML(), w.HTML()
+        self.figure = w.Box(layout=w.Layout(width="100%"))
+        for button, command in ((self.pause, "pause"), (self.resume, "resume"), (self.stop, "stop")):
+            button.on_click(lambda _b, c=command: self.send(c))
+        self.run_nb.on_click(lambda _b: self.send("run_notebook", notebook=self.notebook.value))
+        self.symbol.observe(lambda _c: self.refresh(), "value")
+        self.period.observe(lambda _c: self.refresh(), "value")
+        self.widget = w.VBox(
+            [
+                w.HTML(CSS),
+                self.header,
+                w.HBox([self.symbol, self.period]),
+                w.HBox([self.reason, self.pause, self.resume, self.stop, self.notebook, self.run_nb]),
+                self.outcome,
+                w.HBox(
+                    [self.section("Component health", self.health), self.section("Risk usage", self.risk)]
+                ),
+                self.section("Equity and drawdown", self.figure),
+                w.HBox([self.section("Open positions", self.positions), self.section("Alerts", self.alerts)]),
+                w.HBox(
+                    [self.section("Recent trades", self.trades), self.section("Recent signals", self.signals)]
+                ),
+                w.HBox(
+                    [self.section("Notebook jobs", self.jobs), self.section("Data freshness", self.fresh)]
+                ),
+            ],
+            layout=w.Layout(padding="8px"),
+        )
+        self.widget.add_class("lab-dash")
+        self.refresh()
+
+    @classmethod
+    def from_config(cls, refresh_seconds: float = 5.0, mode: str = "paper") -> StatusApp:
+        return cls(load_config(), refresh_seconds, mode)
+
+    @staticmethod
+    def section(title: str, body: w.Widget) -> w.VBox:
+        return w.VBox(
+            [w.HTML(f"<h3 style='margin:10px 0 4px'>{html.escape(title)}</h3>"), body],
+            layout=w.Layout(margin="0 24px 0 0"),
+        )
+
+    # --- controls ------------------------------------------------------------------------------
+    def send(self, command: str, **args: Any) -> None:
+        from lab.trading import commands
+
+        if command == "pause":
+            args["reason"] = self.reason.value.strip() or "paused from the dashboard"
+        try:
+            cid = commands.enqueue(self.config, command, source="dashboard", **args)
+        except Exception as exc:  # the DB may be locked or gone; say so, never a traceback
+            self.outcome.value = f"<b style='color:#cf222e'>{command} not sent: {html.escape(str(exc))}</b>"
+            return
+        running = q.engine_running(self.config, self.mode)
+        waiting = "" if running else " — no engine is running; it will run when one starts (`lab run`)"
+        self.pending_command = cid
+        self.outcome.value = f"{html.escape(command)} queued (#{cid}){waiting}"
+
+    def _command_outcome(self) -> None:
+        cid = getattr(self, "pending_command", None)
+        if cid is None:
+            return
+        from lab.trading import commands
+
+        row = commands.outcome(self.config, cid)
+        if row is not None and row.status != "pending":
+            colour = "#1a7f37" if row.status == "done" else "#cf222e"
+            self.outcome.value = (
+                f"<span style='color:{colour}'>{html.escape(row.command)}: {row.status}</span> "
+                f"{html.escape(row.result or '')}"
+            )
+            self.pending_command = None
+
+    # --- refresh -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        try:
+            self._refresh()
+        except Exception as exc:  # unreadable DB, missing tables: a clear message instead of a stack trace
+            self.header.value = (
+                f"<h2>Trading Lab</h2><p style='color:#cf222e'><b>Cannot read the database</b> "
+                f"({html.escape(self.config.db_url)}): {html.escape(str(exc).splitlines()[0])}</p>"
+                f"<p>Run <code>make run</code> or <code>lab db upgrade</code> to create it.</p>"
+            )
+        self.refreshes += 1
+
+    def _refresh(self) -> None:
+        cfg = self.config
+        view = q.engine_view(self.db, cfg, self.mode)
+        symbol = None if self.symbol.value == "all" else self.symbol.value
+        now = datetime.now(UTC)
+        if view is None:
+            self.header.value = (
+                "<h2>Trading Lab</h2><p class='lab-empty'>No engine has run yet. Start one with "
+                "<code>lab run --replay</code> (paper) — this page fills in as it trades.</p>"
+            )
+        else:
+            uptime = (
+                f", up {str(now - view.started_at.to_pydatetime()).split('.')[0]}"
+                if view.running and view.started_at is not None
+                else ""
+            )
+            reason = f" — {html.escape(view.pause_reason)}" if view.paused and view.pause_reason else ""
+            self.header.value = (
+                f"<h2>Trading Lab {badge(view.status)} {badge(view.mode)}</h2>"
+                f"<p>last bar processed: <b>{view.last_bar:%Y-%m-%d %H:%M} UTC</b>{uptime}{reason}</p>"
+                if view.last_bar is not None
+                else f"<h2>Trading Lab {badge(view.status)}</h2>"
+            )
+        health = q.latest_health(self.db)
+        breakers = q.breakers(self.db)
+        self.health.value = (
+            table(health, "no health records yet", ["component", "status", "detail"])
+            + "<h4>Circuit breakers</h4>"
+            + table(breakers, "none tripped yet", ["name", "state", "failures"])
+        )
+        eq = q.equity(self.db, self.mode, self.period.value)
+        self.figure.children = [equity_widget(eq)]
+        pos = q.positions(self.db, self.mode)
+        self.symbol.options = ["all", *sorted(set(q.freshness(self.db)["symbol"]))]
+        if symbol:
+            pos = pos[pos["symbol"] == symbol]
+        self.positions.value = table(
+            pos,
+            "no open positions",
+            ["symbol", "size", "entry_price", "last_price", "unrealized_pnl", "entry_time"],
+        )
+        self.trades.value = table(
+            q.recent_trades(self.db, self.mode, symbol),
+            "no trades yet",
+            ["symbol", "entry_time", "exit_time", "pnl", "exit_reason", "status"],
+        )
+        self.signals.value = table(
+            q.recent_signals(self.db, symbol), "no signals yet", ["bar_time", "symbol", "signal", "rejected"]
+        )
+        self.alerts.value = table(
+            q.alerts(self.db), "no alerts", ["time", "severity", "source", "symbol", "detail"]
+        )
+        self.risk.value = self._risk(view, eq, pos)
+        self.jobs.value = table(
+            q.notebook_jobs(self.db, cfg),
+            "no scheduled jobs",
+            ["job", "notebook", "next_run", "last_run", "last_status"],
+        )
+        fresh = q.freshness(self.db, now)
+        self.fresh.value = table(
+            fresh.head(30), "no candles stored", ["exchange", "symbol", "timeframe", "last_ts", "age_hours"]
+        )
+        self._command_outcome()
+
+    def _risk(self, view: q.EngineView | None, eq: Any, pos: Any) -> str:
+        if view is None:
+            return "<div class='lab-empty'>no engine state yet</div>"
+        r, equity_now = self.config.risk, float(eq["equity"].iloc[-1]) if len(eq) else view.cash
+        dd = max(0.0, 1 - equity_now / view.peak_equity) if view.peak_equity else 0.0
+        day = max(0.0, 1 - equity_now / view.day_start_equity) if view.day_start_equity else 0.0
+        largest = (
+            float((pos["size"] * pos["last_price"]).max() / equity_now) if len(pos) and equity_now else 0.0
+        )
+        rows = [
+            limit_bar("drawdown from peak", dd, r.max_drawdown, f"{dd:.1%} of {r.max_drawdown:.0%}"),
+            limit_bar("loss today", day, r.daily_loss_limit, f"{day:.1%} of {r.daily_loss_limit:.0%}"),
+            limit_bar(
+                "open positions",
+                len(pos),
+                self.config.backtest.max_open_positions,
+                f"{len(pos)} of {self.config.backtest.max_open_positions}",
+            ),
+            limit_bar(
+                "losing streak",
+                view.consecutive_losses,
+                r.max_consecutive_losses,
+                f"{view.consecutive_losses} of {r.max_consecutive_losses}",
+            ),
+            limit_bar(
+                "largest position",
+                largest,
+                r.max_position_fraction,
+                f"{largest:.1%} of {r.max_position_fraction:.0%} of equity",
+            ),
+        ]
+        return "<table>" + "".join(rows) + "</table>"
+
+    # --- auto refresh --------------------------------------------------------------------------
+    def start(self) -> StatusApp:
+        """Refresh every refresh_seconds from the kernel's event loop (no page reload)."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.refresh_seconds)
+                self.refresh()
+
+        self.task = asyncio.get_event_loop().create_task(loop())
+        return self
