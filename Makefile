@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR := $(CURDIR)/$(VENV)/numba-cache
 
-.PHONY: install run test lint fmt bench lab dashboard lock clean
+.PHONY: install run test chromium lint fmt bench lab dashboard lock clean
 
 install: $(STAMP)
 
@@ -23,8 +23,17 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/lab main
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Chromium for the browser tests (apt-get) ..."; \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
+		|| echo "WARNING: Chromium could not be installed: the browser tests (tests/e2e) will be SKIPPED"; \
+	else echo "WARNING: no Chromium and no root apt-get: the browser tests (tests/e2e) will be SKIPPED"; fi
 
 lint: install
 	$(BIN)/ruff check lab tests benchmarks

@@ -16,13 +16,15 @@ COLOURS = {
     "half_open": "#9a6700",
     "starting": "#0969da",
     "failed": "#cf222e",
-    "open": "#cf222e",
     "stopped": "#6e7781",
     "critical": "#cf222e",
     "error": "#cf222e",
     "warning": "#9a6700",
     "info": "#0969da",
     "succeeded": "#1a7f37",
+    "open": "#0969da",
+    "entry": "#1a7f37",
+    "exit": "#6e7781",
 }
 
 CSS = """<style>
@@ -43,6 +45,8 @@ def badge(status: str) -> str:
 def _cell(value: Any, column: str) -> str:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return ""
+    if column == "state" and value == "open":  # an open circuit breaker is an alarm
+        return badge("failed").replace(">failed<", ">open<")
     if column in ("status", "state", "severity", "last_status", "signal"):
         return badge(value)
     if isinstance(value, pd.Timestamp):

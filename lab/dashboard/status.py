@@ -225,9 +225,9 @@ class StatusApp:
         r, equity_now = self.config.risk, float(eq["equity"].iloc[-1]) if len(eq) else view.cash
         dd = max(0.0, 1 - equity_now / view.peak_equity) if view.peak_equity else 0.0
         day = max(0.0, 1 - equity_now / view.day_start_equity) if view.day_start_equity else 0.0
-        largest = (
-            float((pos["size"] * pos["last_price"]).max() / equity_now) if len(pos) and equity_now else 0.0
-        )
+        largest = 0.0
+        if len(pos) and equity_now:  # positions without a recorded price yet are valued at their entry price
+            largest = float((pos["size"] * pos["last_price"].fillna(pos["entry_price"])).max() / equity_now)
         rows = [
             limit_bar("drawdown from peak", dd, r.max_drawdown, f"{dd:.1%} of {r.max_drawdown:.0%}"),
             limit_bar("loss today", day, r.daily_loss_limit, f"{day:.1%} of {r.daily_loss_limit:.0%}"),
