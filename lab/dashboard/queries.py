@@ -109,16 +109,17 @@ def equity(db: Engine, mode: str, period: str, max_points: int = 1500) -> pd.Dat
         if last is None:
             return pd.DataFrame(columns=["bar_time", "equity"])
         start = _utc(last) - since if since else pd.Timestamp("1970-01-01", tz="UTC")
-        args = {"m": mode, "s": start.tz_localize(None).to_pydatetime()}
+        # In the stored text format: SQLite compares these timestamps as strings.
+        args = {"m": mode, "s": start.tz_localize(None).strftime("%Y-%m-%d %H:%M:%S.%f")}
         n = c.execute(
-            text("SELECT COUNT(*) FROM equity_snapshots WHERE mode = :m AND kind = 'bar' AND bar_time >= :s"),
+            text("SELECT COUNT(*) FROM equity_snapshots WHERE mode = :m AND kind = 'bar' AND bar_time > :s"),
             args,
         ).scalar()
         step = max(1, -(-n // max_points))  # ceil: never more than max_points rows
         frame = pd.read_sql(
             text(
                 "SELECT bar_time, equity FROM equity_snapshots WHERE mode = :m AND kind = 'bar' "
-                "AND bar_time >= :s AND (id % :k) = 0 ORDER BY bar_time"
+                "AND bar_time > :s AND (id % :k) = 0 ORDER BY bar_time"
             ),
             c,
             params=args | {"k": step},

@@ -1,0 +1,59 @@
+"""The status view without a browser: empty DB, unreadable DB, large DB (bounded queries)."""
+
+from __future__ import annotations
+
+import shutil
+
+from lab.dashboard import queries as q
+from lab.dashboard.seed import seed_large
+from lab.dashboard.status import StatusApp
+from lab.store.db import readonly_engine, session_scope
+from tests.trading.helpers import ROOT
+
+
+def _app(cfg):
+    if not cfg.notebooks_dir.exists():
+        shutil.copytree(ROOT / "notebooks", cfg.notebooks_dir)
+    return StatusApp(cfg, refresh_seconds=60)
+
+
+def test_empty_database_shows_friendly_states(cfg):
+    with session_scope(cfg):
+        pass  # creates the schema, nothing else
+    app = _app(cfg)
+    assert "No engine has run yet" in app.header.value
+    assert "no open positions" in app.positions.value and "no trades yet" in app.trades.value
+    assert "no alerts" in app.alerts.value and "no equity recorded yet" in app.figure.children[0].value
+
+
+def test_unreadable_database_is_a_clear_message_not_a_traceback(cfg):
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.data_dir / "lab.db").write_bytes(b"this is not a database" * 100)
+    app = _app(cfg)
+    assert "Cannot read the database" in app.header.value and "Traceback" not in app.header.value
+
+
+def test_dashboard_database_connection_is_read_only(cfg):
+    with session_scope(cfg):
+        pass
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    with pytest.raises(OperationalError, match="readonly"), readonly_engine(cfg.db_url).begin() as c:
+        c.execute(text("DELETE FROM engine_trades"))
+
+
+def test_large_database_loads_only_what_is_shown(cfg):
+    seed_large(cfg, trades=20_000, days=60)
+    db = readonly_engine(cfg.db_url)
+    assert len(q.equity(db, "paper", "all")) <= 1500  # 17,280 points thinned in SQL
+    assert len(q.equity(db, "paper", "1 day")) == 288
+    assert len(q.recent_trades(db, "paper", None)) == 25
+    app = _app(cfg)
+    assert "BTC/USD" in app.trades.value
+    app.period.value = "1 day"  # filters re-query
+    assert len(app.figure.children[0].data[0].x) == 288
+    app.symbol.options = ["all", "ETH/USD"]
+    app.symbol.value = "ETH/USD"
+    assert "BTC/USD" not in app.trades.value and "ETH/USD" in app.trades.value
