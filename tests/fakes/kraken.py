@@ -59,6 +59,12 @@ class FakeKraken:
         self.page_size = page_size
         self.faults: deque[tuple[int, str]] = deque()
         self.ohlc_requests: list[dict[str, str]] = []
+        # private API: orders fill at fill_price[symbol]; the first `pending_polls` queries say "open"
+        self.orders: dict[str, dict] = {}
+        self.add_order_calls: list[dict[str, str]] = []
+        self.fill_price: dict[str, float] = {}
+        self.pending_polls = 0
+        self.reject_next: str | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -98,6 +104,66 @@ class FakeKraken:
         last = int(page.index[-1].timestamp()) if len(page) else since
         return 200, json.dumps({"error": [], "result": {PAIRS[symbol][0]: rows, "last": last}})
 
+    def _private(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+        def ok(result: object) -> tuple[int, str]:
+            return 200, json.dumps({"error": [], "result": result})
+
+        if path.endswith("/AddOrder"):
+            self.add_order_calls.append(form)
+            if self.reject_next:
+                reason, self.reject_next = self.reject_next, None
+                return 200, json.dumps({"error": [reason]})
+            symbol = next(s for s, p in PAIRS.items() if form["pair"] in (p[0], p[1]))
+            txid = f"O{len(self.orders) + 1:05d}-TEST"
+            vol, price = float(form["volume"]), self.fill_price[symbol]
+            self.orders[txid] = {
+                "refid": None,
+                "userref": 0,
+                "cl_ord_id": form.get("cl_ord_id"),
+                "status": "open",
+                "opentm": 1700000000.0,
+                "closetm": 1700000001.0,
+                "starttm": 0,
+                "expiretm": 0,
+                "descr": {
+                    "pair": PAIRS[symbol][1],
+                    "type": form["type"],
+                    "ordertype": form["ordertype"],
+                    "price": "0",
+                    "price2": "0",
+                    "leverage": "none",
+                    "order": f"{form['type']} {vol} {PAIRS[symbol][1]} @ market",
+                },
+                "vol": f"{vol:.8f}",
+                "vol_exec": f"{vol:.8f}",
+                "cost": f"{vol * price:.8f}",
+                "fee": f"{vol * price * 0.0026:.8f}",
+                "price": f"{price:.8f}",
+                "misc": "",
+                "oflags": "fciq",
+                "_polls_left": self.pending_polls,
+            }
+            return ok({"descr": {"order": self.orders[txid]["descr"]["order"]}, "txid": [txid]})
+
+        def view(o: dict) -> dict:
+            out = {k: v for k, v in o.items() if not k.startswith("_")}
+            out["status"] = "open" if o["_polls_left"] > 0 else "closed"
+            return out
+
+        if path.endswith("/QueryOrders"):
+            result = {}
+            for txid in form.get("txid", "").split(","):
+                if txid in self.orders:
+                    result[txid] = view(self.orders[txid])
+                    self.orders[txid]["_polls_left"] -= 1
+            return ok(result)
+        if path.endswith("/OpenOrders"):
+            return ok({"open": {t: view(o) for t, o in self.orders.items() if o["_polls_left"] > 0}})
+        if path.endswith("/ClosedOrders"):
+            closed = {t: view(o) for t, o in self.orders.items() if o["_polls_left"] <= 0}
+            return ok({"closed": closed, "count": len(closed)})
+        return 404, json.dumps({"error": ["EGeneral:Unknown method"]})
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -133,6 +199,16 @@ class FakeKraken:
                     status, body = fault if fault else fake._ohlc(query)
                 else:
                     status, body = 404, json.dumps({"error": ["EGeneral:Unknown method"]})
+                self._reply(status, body)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                with fake.lock:
+                    status, body = fake._private(urlparse(self.path).path, form)
+                self._reply(status, body)
+
+            def _reply(self, status: int, body: str) -> None:
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
