@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lab.backtest.run import BacktestResult, execution_model, load_candles, run_backtest
+from lab.backtest.run import BacktestResult, execution_model, run_backtest
 from lab.backtest.sweep import SweepResult, WalkForwardResult, sweep, walk_forward
 from lab.core.config import LabConfig, load_config
 from lab.core.errors import LabError
+from lab.market.repository import load_many
 from lab.strategy.loader import load_strategy
 
 
@@ -78,9 +79,9 @@ def run_report(params: BacktestNotebookParams) -> BacktestReport:
     if params.sweep or params.walk_forward_splits:
         loaded = load_strategy(params.strategy, cfg.strategies_dir)
         symbol = params.symbols[0]
-        candles = load_candles(
-            cfg, params.exchange, [symbol], loaded.cls.timeframe, params.start, params.end
-        )[symbol]
+        candles = load_many(cfg, params.exchange, [symbol], loaded.cls.timeframe, params.start, params.end)[
+            symbol
+        ]
         model = execution_model(cfg, [symbol])
         grid = loaded.cls.Params.grid(limit=params.sweep_limit)
         if params.sweep:

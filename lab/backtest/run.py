@@ -11,29 +11,15 @@ import numpy as np
 import pandas as pd
 
 from lab.backtest import metrics as m
-from lab.backtest.simulate import ExecutionModel, execution_arrays, fill_gaps, simulate, utc_index
+from lab.backtest.simulate import ExecutionModel, execution_arrays, simulate, utc_index
 from lab.core.config import LabConfig
-from lab.core.contract import Signals, StrategyParams
-from lab.core.errors import DataNotFoundError, LabError
+from lab.core.contract import TRADE_COLUMNS, Signals, StrategyParams
+from lab.core.errors import LabError
 from lab.core.timeframes import pandas_freq
-from lab.market.repository import load
-from lab.strategy.checks import compute_signals
+from lab.market.grid import prepare_candles
+from lab.market.repository import load_many
+from lab.strategy.compute import strategy_signals
 from lab.strategy.loader import LoadedStrategy, load_strategy
-
-TRADE_COLUMNS = [
-    "symbol",
-    "entry_time",
-    "exit_time",
-    "size",
-    "entry_price",
-    "exit_price",
-    "entry_fees",
-    "exit_fees",
-    "pnl",
-    "return_pct",
-    "status",
-    "exit_reason",
-]
 
 
 @dataclass
@@ -86,42 +72,6 @@ def execution_model(config: LabConfig, symbols: list[str]) -> ExecutionModel:
         init_cash=bt.initial_cash,
         position_fraction=bt.position_fraction,
         max_open=bt.max_open_positions,
-    )
-
-
-def prepare_candles(raw: dict[str, pd.DataFrame], timeframe: str) -> dict[str, pd.DataFrame]:
-    """Gap-fill every symbol onto one regular grid spanning all of them."""
-    start = min(f.index[0] for f in raw.values())
-    end = max(f.index[-1] for f in raw.values())
-    grid = pd.date_range(start, end, freq=pandas_freq(timeframe), name="timestamp")
-    return {s: fill_gaps(f, timeframe, grid) for s, f in raw.items()}
-
-
-def strategy_signals(
-    loaded: LoadedStrategy, params: StrategyParams, candles: dict[str, pd.DataFrame]
-) -> dict[str, Signals]:
-    """Signals per symbol, computed on the symbol's own rows (before it listed there are none)."""
-    strategy = loaded.cls(params)
-    out = {}
-    for symbol, frame in candles.items():
-        listed = frame["close"].notna()
-        sig = compute_signals(strategy, frame.loc[listed], f"{loaded.path.name} on {symbol}")
-        out[symbol] = _reindex_signals(sig, frame.index)
-    return out
-
-
-def _reindex_signals(sig: Signals, index: pd.DatetimeIndex) -> Signals:
-    def re(v: Any, fill: Any) -> Any:
-        return v.reindex(index, fill_value=fill) if isinstance(v, pd.Series) else v
-
-    return Signals(
-        entries=re(sig.entries, False),
-        exits=re(sig.exits, False),
-        stop_loss=re(sig.stop_loss, np.nan),
-        take_profit=re(sig.take_profit, np.nan),
-        trailing=sig.trailing,
-        confidence=re(sig.confidence, np.nan),
-        info=sig.info,
     )
 
 
@@ -230,19 +180,6 @@ def backtest(
     )
 
 
-def load_candles(
-    config: LabConfig, exchange: str, symbols: list[str], timeframe: str, start: Any = None, end: Any = None
-) -> dict[str, pd.DataFrame]:
-    """Stored candles for each symbol; a symbol with no candles in the period is a clear error."""
-    out = {}
-    for symbol in symbols:
-        frame = load(exchange, symbol, timeframe, start, end, config=config)
-        if frame.empty:
-            raise DataNotFoundError(f"no {exchange} {symbol} {timeframe} candles between {start} and {end}")
-        out[symbol] = frame
-    return out
-
-
 def run_backtest(
     config: LabConfig,
     strategy: str,
@@ -259,7 +196,7 @@ def run_backtest(
     loaded = load_strategy(strategy, config.strategies_dir)
     if timeframe and timeframe != loaded.cls.timeframe:
         raise LabError(f"{loaded.path.name} runs on {loaded.cls.timeframe} candles, not {timeframe}")
-    candles = load_candles(config, exchange, symbols, loaded.cls.timeframe, start, end)
+    candles = load_many(config, exchange, symbols, loaded.cls.timeframe, start, end)
     result = backtest(
         loaded,
         loaded.create(params).params,

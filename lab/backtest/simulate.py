@@ -25,29 +25,8 @@ import pandas as pd
 from numba import njit
 
 from lab.core.contract import Signals
-from lab.core.timeframes import pandas_freq
 
 NO_LIMIT = 1_000_000
-
-
-def fill_gaps(candles: pd.DataFrame, timeframe: str, index: pd.DatetimeIndex | None = None) -> pd.DataFrame:
-    """Reindex to a regular grid; missing candles become flat bars at the previous close, volume 0.
-    Rows before the first candle stay NaN (the symbol did not trade yet)."""
-    grid = (
-        index
-        if index is not None
-        else pd.date_range(
-            candles.index[0], candles.index[-1], freq=pandas_freq(timeframe), name=candles.index.name
-        )
-    )
-    out = candles.reindex(grid)
-    close = out["close"].ffill()
-    missing = out["open"].isna() & close.notna()
-    for col in ("open", "high", "low"):
-        out.loc[missing, col] = close[missing]
-    out["close"] = close
-    out.loc[missing, "volume"] = 0.0
-    return out
 
 
 @njit(cache=True)

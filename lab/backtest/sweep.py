@@ -13,11 +13,12 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from lab.backtest import metrics as m
-from lab.backtest.run import backtest, prepare_candles
+from lab.backtest.run import backtest
 from lab.backtest.simulate import ExecutionModel, simulate_columns
 from lab.core.contract import StrategyParams
 from lab.core.sharpe import deflated_sharpe
 from lab.core.timeframes import bars_per_day, pandas_freq
+from lab.market.grid import prepare_candles
 from lab.strategy.checks import compute_signals
 from lab.strategy.indicators import indicator_cache
 from lab.strategy.loader import LoadedStrategy

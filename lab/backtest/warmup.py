@@ -9,9 +9,10 @@ import pandas as pd
 
 def warm() -> float:
     """Run a tiny multi-symbol backtest and a tiny sweep through every compiled path; returns seconds."""
-    from lab.backtest.run import TRADE_COLUMNS, extract_trades, prepare_candles
+    from lab.backtest.run import extract_trades
     from lab.backtest.simulate import ExecutionModel, simulate, simulate_columns
-    from lab.core.contract import Signals
+    from lab.core.contract import TRADE_COLUMNS, Signals
+    from lab.market.grid import prepare_candles
     from lab.market.sample import generate
 
     started = time.perf_counter()

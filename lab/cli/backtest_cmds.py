@@ -26,8 +26,9 @@ def backtest_cmd(
 ) -> None:
     """Backtest a strategy on stored candles and record the experiment."""
     from lab.backtest.records import save_experiment
-    from lab.backtest.run import execution_model, load_candles, run_backtest
+    from lab.backtest.run import execution_model, run_backtest
     from lab.backtest.sweep import sweep
+    from lab.market.repository import load_many
     from lab.strategy.loader import load_strategy
 
     cfg = config()
@@ -36,7 +37,7 @@ def backtest_cmd(
     if sweep_grid:
         loaded = load_strategy(strategy, cfg.strategies_dir)
         grid = loaded.cls.Params.grid(limit=limit)
-        candles = load_candles(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
+        candles = load_many(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
         result = sweep(
             loaded,
             candles,

@@ -51,7 +51,7 @@ def run_cmd(
 
 
 def _send(command: str, wait: float, **args: object) -> None:
-    from lab.trading import commands
+    from lab.store import commands
 
     cfg = config()
     cid = commands.enqueue(cfg, command, **args)

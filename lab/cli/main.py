@@ -30,7 +30,7 @@ app.command("dashboard")(dashboard_cmds.dashboard_cmd)
 @reports_errors
 def main() -> None:
     """The main job (`make run`): sample data, validate, then every research notebook; ends with the report index."""
-    from lab.pipeline.main_job import run_main_job
+    from lab.cli.main_job import run_main_job
 
     if not run_main_job(config()):
         raise typer.Exit(1)

@@ -17,6 +17,22 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+# One closed (or still open) trade, as the backtester, the engine's ledger and every report show it.
+TRADE_COLUMNS = [
+    "symbol",
+    "entry_time",
+    "exit_time",
+    "size",
+    "entry_price",
+    "exit_price",
+    "entry_fees",
+    "exit_fees",
+    "pnl",
+    "return_pct",
+    "status",
+    "exit_reason",
+]
+
 
 def param(default: float, low: float, high: float, step: float, description: str = "") -> Any:
     """A strategy parameter: its default, the range a sweep covers, and the sweep step."""

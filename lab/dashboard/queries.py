@@ -246,10 +246,12 @@ def freshness(db: Engine, now: datetime | None = None) -> pd.DataFrame:
 
 
 def notebook_jobs(db: Engine, config: LabConfig) -> pd.DataFrame:
-    """Scheduled jobs with their next run, and each notebook's last run and status."""
-    from lab.pipeline.scheduler import planned
-
+    """Jobs of the running scheduler (`lab schedule` records its plan) with their next run, and each
+    notebook's last run and status."""
     with db.connect() as c:
+        jobs = pd.read_sql(
+            text("SELECT name AS job, notebook, cron, next_run FROM scheduled_jobs ORDER BY name"), c
+        )
         last = pd.read_sql(
             text(
                 "SELECT notebook, status, started_at, duration_s FROM notebook_runs WHERE id IN "
@@ -257,11 +259,6 @@ def notebook_jobs(db: Engine, config: LabConfig) -> pd.DataFrame:
             ),
             c,
         )
-    rows = [
-        {"job": j.name, "notebook": j.notebook, "cron": j.cron, "next_run": j.next_run}
-        for j in planned(config)
-    ]
-    jobs = pd.DataFrame(rows, columns=["job", "notebook", "cron", "next_run"])
-    last = _dates(last, "started_at")
+    jobs, last = _dates(jobs, "next_run"), _dates(last, "started_at")
     merged = jobs.merge(last, on="notebook", how="outer")
     return merged.rename(columns={"status": "last_status", "started_at": "last_run"})

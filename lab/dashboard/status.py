@@ -114,7 +114,7 @@ class StatusApp:
 
     # --- controls ------------------------------------------------------------------------------
     def send(self, command: str, **args: Any) -> None:
-        from lab.trading import commands
+        from lab.store import commands
 
         if command == "pause":
             args["reason"] = self.reason.value.strip() or "paused from the dashboard"
@@ -132,7 +132,7 @@ class StatusApp:
         cid = getattr(self, "pending_command", None)
         if cid is None:
             return
-        from lab.trading import commands
+        from lab.store import commands
 
         row = commands.outcome(self.config, cid)
         if row is not None and row.status != "pending":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -202,3 +203,16 @@ def list_series(config: LabConfig) -> pd.DataFrame:
                 for r in rows
             ]
         )
+
+
+def load_many(
+    config: LabConfig, exchange: str, symbols: list[str], timeframe: str, start: Any = None, end: Any = None
+) -> dict[str, pd.DataFrame]:
+    """Stored candles for each symbol; a symbol with no candles in the period is a clear error."""
+    out = {}
+    for symbol in symbols:
+        frame = load(exchange, symbol, timeframe, start, end, config=config)
+        if frame.empty:
+            raise DataNotFoundError(f"no {exchange} {symbol} {timeframe} candles between {start} and {end}")
+        out[symbol] = frame
+    return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -89,6 +90,25 @@ def planned(config: LabConfig, now: datetime | None = None) -> list[PlannedJob]:
     return out
 
 
+def record_plan(config: LabConfig, scheduler: Any) -> None:
+    """Write every job's next run to the DB, where the dashboard reads it."""
+    from lab.store.db import session_scope
+    from lab.store.models import ScheduledJob
+
+    with session_scope(config) as session:
+        session.query(ScheduledJob).delete()
+        for job in scheduler.get_jobs():
+            spec = config.schedule[job.id]
+            session.add(
+                ScheduledJob(
+                    name=job.id,
+                    notebook=spec.notebook,
+                    cron=spec.cron,
+                    next_run=getattr(job, "next_run_time", None),
+                )
+            )
+
+
 def build_scheduler(config: LabConfig, scheduler: Any | None = None) -> Any:
     """A scheduler with every enabled job added (not started)."""
     scheduler = scheduler or BlockingScheduler(timezone="UTC")
@@ -118,4 +138,8 @@ def serve(config: LabConfig) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    scheduler.add_listener(
+        lambda _event: record_plan(config, scheduler), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+    )
+    scheduler.add_listener(lambda _event: record_plan(config, scheduler), EVENT_SCHEDULER_STARTED)
     scheduler.start()

@@ -297,3 +297,15 @@ class EngineError(Base):
     component: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScheduledJob(Base):
+    """What the running scheduler plans: written when it starts and after every job."""
+
+    __tablename__ = "scheduled_jobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    notebook: Mapped[str] = mapped_column(String(128))
+    cron: Mapped[str] = mapped_column(String(64))
+    next_run: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -20,9 +20,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from lab.core.clock import Clock, SystemClock
 from lab.core.config import LabConfig
 from lab.core.timeframes import timeframe_delta
+from lab.store import commands as cmdq
 from lab.store.db import connection_scope, session_scope
 from lab.strategy.loader import LoadedStrategy
-from lab.trading import commands as cmdq
 from lab.trading import ledger
 from lab.trading.brokers import Broker, BrokerRejected
 from lab.trading.decide import decide

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Connection, Text, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from lab.core.contract import TRADE_COLUMNS
 from lab.store.models import (
     EngineError,
     EngineState,
@@ -343,18 +344,6 @@ def trades_frame(session: Session, mode: str) -> pd.DataFrame:
             }
             for t in rows
         ],
-        columns=[
-            "symbol",
-            "entry_time",
-            "exit_time",
-            "size",
-            "entry_price",
-            "exit_price",
-            "entry_fees",
-            "exit_fees",
-            "pnl",
-            "status",
-            "exit_reason",
-        ],
+        columns=[c for c in TRADE_COLUMNS if c != "return_pct"],
     )
     return frame.sort_values(["entry_time", "symbol"], ignore_index=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from lab.backtest.run import load_candles, prepare_candles, strategy_signals
 from lab.core.clock import Clock
 from lab.core.config import LabConfig
 from lab.core.errors import LabError
+from lab.market.grid import prepare_candles
+from lab.market.repository import load_many
+from lab.strategy.compute import strategy_signals
 from lab.strategy.loader import load_strategy
 from lab.trading.brokers import PaperBroker
 from lab.trading.engine import Engine
@@ -34,7 +36,7 @@ def replay_engine(
     loaded = load_strategy(strategy, config.strategies_dir)
     chosen = loaded.create(params).params
     candles = prepare_candles(
-        load_candles(config, exchange, symbols, loaded.cls.timeframe, start, end), loaded.cls.timeframe
+        load_many(config, exchange, symbols, loaded.cls.timeframe, start, end), loaded.cls.timeframe
     )
     if signal_mode == "precomputed":
         signals: Any = PrecomputedSignals(strategy_signals(loaded, chosen, candles))

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from lab.backtest.run import execution_model, load_candles, run_backtest
+from lab.backtest.run import execution_model, run_backtest
 from lab.backtest.sweep import sweep, walk_forward
 from lab.cli.main import app
-from lab.market.repository import store_candles
+from lab.market.repository import load_many, store_candles
 from lab.market.sample import generate
 from lab.store.db import session_scope
 from lab.store.models import BacktestTrade, Experiment
@@ -73,7 +73,7 @@ def test_sweep_rows_match_single_backtests_and_report_dsr(sample):
             "take_profit": [0.06],
         }
     )
-    candles = load_candles(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
+    candles = load_many(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
     model = execution_model(cfg, ["BTC/USD"])
     result = sweep(loaded, candles, model, "BTC/USD", grid, progress=False)
     assert len(result.table) == 4 and result.n_trials == 4
@@ -102,7 +102,7 @@ def test_walk_forward_chooses_in_sample_and_scores_out_of_sample(sample):
             "take_profit": [0.06],
         }
     )
-    candles = load_candles(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
+    candles = load_many(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
     wf = walk_forward(
         loaded,
         candles,

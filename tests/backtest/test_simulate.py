@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.backtest.run import extract_trades, prepare_candles
+from lab.backtest.run import extract_trades
 from lab.backtest.simulate import ExecutionModel, simulate
 from lab.core.contract import Signals
+from lab.market.grid import prepare_candles
 
 FEE, SLIP = 0.004, 0.0005
 

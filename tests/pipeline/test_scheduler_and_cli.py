@@ -81,3 +81,21 @@ def test_parameter_parsing_from_the_command_line(tmp_path):
 def test_schedule_list_cli(cfg):
     result = CliRunner().invoke(app, ["schedule", "--list"])
     assert result.exit_code == 0
+
+
+def test_running_scheduler_records_its_plan_for_the_dashboard(cfg):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from lab.dashboard.queries import notebook_jobs
+    from lab.store.db import readonly_engine
+
+    cfg = _with_jobs(cfg, nightly={"notebook": "backtest", "cron": "30 2 * * *"})
+    sched = scheduler.build_scheduler(cfg, BackgroundScheduler(timezone="UTC"))
+    sched.start(paused=True)
+    try:
+        scheduler.record_plan(cfg, sched)
+    finally:
+        sched.shutdown(wait=False)
+    jobs = notebook_jobs(readonly_engine(cfg.db_url), cfg)
+    row = jobs.set_index("job").loc["nightly"]
+    assert row["cron"] == "30 2 * * *" and row["next_run"].hour == 2 and row["next_run"].minute == 30

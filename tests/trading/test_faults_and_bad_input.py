@@ -7,9 +7,9 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from lab.core.clock import ManualClock
+from lab.store import commands
 from lab.store.db import session_scope
 from lab.store.models import EngineError, EngineState, Fill, Order, RiskEvent
-from lab.trading import commands
 from lab.trading.brokers import BrokerRejected
 from lab.trading.ledger import RuntimeState
 from lab.trading.setup import replay_engine
