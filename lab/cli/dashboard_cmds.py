@@ -43,7 +43,6 @@ def voila_command(cfg: LabConfig, port: int, token: str, notebook: str = "status
         "--Voila.port_retries=0",
         # A kernel runs the dashboard before anyone asks, so a page renders without waiting for imports.
         "--preheat_kernel=True",
-        "--VoilaKernelManager.default_pool_size=1",
     ]
 
 
