@@ -354,11 +354,10 @@ def bench_engine(tmp: Path) -> list[tuple[str, str, str]]:
 
 
 def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
-    import http.client
     import shutil
     import signal
 
-    from lab.cli.dashboard_cmds import free_port, voila_command
+    from lab.cli.dashboard_cmds import free_port, voila_command, wait_until_serving
     from lab.core.config import load_config
     from lab.dashboard.seed import seed_large
     from lab.dashboard.status import StatusApp
@@ -388,14 +387,7 @@ def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
         start_new_session=True,
     )
     try:
-        for _ in range(200):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/")
-                c.getresponse()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(port)
         time.sleep(8)  # let Voila preheat its kernel, as a running dashboard would have
         from playwright.sync_api import sync_playwright
 

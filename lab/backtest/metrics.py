@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from lab.core.contract import TRADE_COLUMNS
+
 
 def total_return(equity: pd.Series) -> float:
     """Final equity over initial equity, minus one."""
@@ -133,17 +135,7 @@ def break_even_move(fee: float, slippage: float) -> float:
 
 def trades_hash(trades: pd.DataFrame) -> str:
     """SHA-256 of every trade (symbol, times, size, prices, fees, P&L at 1e-8), for regression tests."""
-    cols = [
-        "symbol",
-        "entry_time",
-        "exit_time",
-        "size",
-        "entry_price",
-        "exit_price",
-        "entry_fees",
-        "exit_fees",
-        "pnl",
-    ]
+    cols = [c for c in TRADE_COLUMNS if c not in ("return_pct", "status", "exit_reason")]
     h = hashlib.sha256()
     for row in trades[cols].itertuples(index=False):
         h.update("|".join(f"{v:.8g}" if isinstance(v, float) else str(v) for v in row).encode())

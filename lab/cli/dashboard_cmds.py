@@ -22,6 +22,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(port: int, timeout: float = 60.0) -> bool:
+    """True once something answers HTTP on 127.0.0.1:port (Voila takes a few seconds to start)."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/")
+            conn.getresponse()
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 def voila_command(cfg: LabConfig, port: int, token: str, notebook: str = "status") -> list[str]:
     """The Voila command line: localhost only, token required, idle kernels culled, cells time-limited,
     tracebacks never sent to the browser."""

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from lab.core.contract import TRADE_COLUMNS
+
 
 def run_reference(
     candles: dict[str, pd.DataFrame],
@@ -95,18 +97,7 @@ def run_reference(
                 }
                 cash -= spend
     out = pd.DataFrame(
-        trades,
-        columns=[
-            "symbol",
-            "entry_time",
-            "exit_time",
-            "size",
-            "entry_price",
-            "exit_price",
-            "entry_fees",
-            "exit_fees",
-            "pnl",
-        ],
+        trades, columns=[c for c in TRADE_COLUMNS if c not in ("return_pct", "status", "exit_reason")]
     )
     return out.sort_values(["entry_time", "symbol"], ignore_index=True)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.cli.dashboard_cmds import free_port, voila_command
+from lab.cli.dashboard_cmds import free_port, voila_command, wait_until_serving
 from lab.store.db import session_scope
 from lab.store.models import EngineState, EngineTrade, HealthRecord, Position, RiskEvent
 from lab.trading.ledger import RuntimeState
@@ -106,15 +106,7 @@ def dashboard(lab_root):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/")
-            conn.getresponse()
-            break
-        except OSError:
-            time.sleep(0.3)
+    assert wait_until_serving(port), "Voila did not start"
     yield cfg, f"http://127.0.0.1:{port}", token, port
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=20)
