@@ -378,17 +378,25 @@ def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
             )
         ]
     port, token = free_port(), "bench"
+    log = tmp / "voila.log"
     proc = subprocess.Popen(
         voila_command(cfg, port, token),
         cwd=tmp,
         env=os.environ | {"LAB_ROOT": str(tmp)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+    def pool_filled(count: int) -> None:
+        """Wait until Voila has preheated its next kernel, as it has for anyone opening a running dashboard."""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and log.read_text().count("is filled with") < count:
+            time.sleep(0.2)
+        time.sleep(10)  # "filled" is logged when the kernel starts; the notebook then still runs in it
+
     try:
         wait_until_serving(port)
-        time.sleep(8)  # let Voila preheat its kernel, as a running dashboard would have
         from playwright.sync_api import sync_playwright
 
         renders = []
@@ -403,14 +411,14 @@ def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
                     "--disable-sync",
                 ],
             )
-            for _ in range(2):
+            for run in range(2):
+                pool_filled(run + 1)
                 page = browser.new_page()
                 t0 = time.perf_counter()
                 page.goto(f"http://127.0.0.1:{port}/?token={token}")
                 page.wait_for_selector("text=Recent trades", timeout=120_000)
                 renders.append(time.perf_counter() - t0)
                 page.close()
-                time.sleep(8)  # the pool refills
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -418,9 +426,9 @@ def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
     return [
         (
             "dashboard: first render of the status page, large DB (100,000 trades, a year of 5m equity)",
-            f"{min(renders):.1f} s",
-            f"goal ≤ 3 s; Voila with a preheated kernel, Chromium, page load until the "
-            f"tables show (runs: {', '.join(f'{r:.1f}' for r in renders)} s)",
+            f"{renders[0]:.1f} s first visit, {renders[1]:.1f} s next visit",
+            "goal ≤ 3 s; Voila's kernel pool preheated, Chromium; the first visit also loads Voila's JS "
+            "bundles into an empty browser cache; page load until the tables show",
         ),
         (
             "dashboard: one refresh (all queries + widget updates), same DB",

@@ -241,7 +241,8 @@ def freshness(db: Engine, now: datetime | None = None) -> pd.DataFrame:
             c,
         )
     frame["last_ts"] = pd.to_datetime(frame["last_ts"], utc=True)
-    frame["age_hours"] = (pd.Timestamp(now) - frame["last_ts"]).dt.total_seconds() / 3600
+    # Rounded: a refresh that changes nothing visible sends nothing to the page.
+    frame["age_hours"] = ((pd.Timestamp(now) - frame["last_ts"]).dt.total_seconds() / 3600).round(1)
     return frame
 
 

@@ -166,11 +166,12 @@ class StatusApp:
                 "<code>lab run --replay</code> (paper) — this page fills in as it trades.</p>"
             )
         else:
-            uptime = (
-                f", up {str(now - view.started_at.to_pydatetime()).split('.')[0]}"
-                if view.running and view.started_at is not None
-                else ""
-            )
+            uptime = ""
+            if (
+                view.running and view.started_at is not None
+            ):  # whole minutes: a refresh must not resend the header
+                minutes = int((now - view.started_at.to_pydatetime()).total_seconds() // 60)
+                uptime = f", up {minutes // 60} h {minutes % 60:02d} min"
             reason = f" — {html.escape(view.pause_reason)}" if view.paused and view.pause_reason else ""
             self.header.value = (
                 f"<h2>Trading Lab {badge(view.status)} {badge(view.mode)}</h2>"
@@ -186,9 +187,11 @@ class StatusApp:
             + table(breakers, "none tripped yet", ["name", "state", "failures"])
         )
         eq = q.equity(self.db, self.mode, self.period.value)
-        self.figure.children = [equity_widget(eq)]
+        self._show_equity(eq)
         pos = q.positions(self.db, self.mode)
-        self.symbol.options = ["all", *sorted(set(q.freshness(self.db)["symbol"]))]
+        options = ("all", *sorted(set(q.freshness(self.db)["symbol"])))
+        if tuple(self.symbol.options) != options:  # re-setting equal options would still message the page
+            self.symbol.options = options
         if symbol:
             pos = pos[pos["symbol"] == symbol]
         self.positions.value = table(
@@ -218,6 +221,22 @@ class StatusApp:
             fresh.head(30), "no candles stored", ["exchange", "symbol", "timeframe", "last_ts", "age_hours"]
         )
         self._command_outcome()
+
+    def _show_equity(self, eq: Any) -> None:
+        """Replace the equity widget only when its data changed, and close the old one: every open widget
+        stays in the kernel and is sent to each page that loads, so replaced ones must not pile up."""
+        key = (
+            len(eq),
+            str(eq["bar_time"].iloc[-1]) if len(eq) else "",
+            float(eq["equity"].iloc[-1]) if len(eq) else 0.0,
+        )
+        if key == getattr(self, "_equity_key", None):
+            return
+        self._equity_key = key
+        old = list(self.figure.children)
+        self.figure.children = [equity_widget(eq)]
+        for widget in old:
+            widget.close()
 
     def _risk(self, view: q.EngineView | None, eq: Any, pos: Any) -> str:
         if view is None:

@@ -57,3 +57,42 @@ def test_large_database_loads_only_what_is_shown(cfg):
     app.symbol.options = ["all", "ETH/USD"]
     app.symbol.value = "ETH/USD"
     assert "BTC/USD" not in app.trades.value and "ETH/USD" in app.trades.value
+
+
+def test_refreshing_does_not_pile_up_widgets(cfg):
+    import ipywidgets as w
+
+    seed_large(cfg, trades=500, days=3)
+    app = _app(cfg)
+    first = app.figure.children[0]
+    before = len(w.Widget.widgets)
+    for _ in range(5):
+        app.refresh()
+    assert app.figure.children[0] is first  # unchanged data: the plot is not rebuilt
+    app.period.value = "1 day"  # changed data: a new plot, the old one closed
+    assert first.comm is None and app.figure.children[0] is not first
+    assert len(w.Widget.widgets) <= before + 2
+
+
+def test_a_refresh_that_changes_nothing_sends_nothing(cfg):
+    """Voila replays every message a preheated kernel sent to each page that opens: idle refreshes must be silent."""
+    seed_large(cfg, trades=500, days=3)
+    app = _app(cfg)
+    app.refresh()
+    sent = []
+    for widget in (
+        app.header,
+        app.health,
+        app.risk,
+        app.alerts,
+        app.positions,
+        app.trades,
+        app.signals,
+        app.jobs,
+        app.fresh,
+        app.symbol,
+        app.figure,
+    ):
+        widget.observe(lambda change, name=widget: sent.append(change["name"]), names=None)
+    app.refresh()
+    assert sent == []
