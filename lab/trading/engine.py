@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import func, select
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from lab.core.clock import Clock, SystemClock
@@ -22,6 +23,7 @@ from lab.core.config import LabConfig
 from lab.core.timeframes import timeframe_delta
 from lab.store import commands as cmdq
 from lab.store.db import connection_scope, session_scope
+from lab.store.models import Order
 from lab.strategy.loader import LoadedStrategy
 from lab.trading import ledger
 from lab.trading.brokers import Broker, BrokerRejected
@@ -41,6 +43,11 @@ from lab.trading.risk import RiskManager
 from lab.trading.signals import SignalSource
 from lab.trading.sizing import FixedFraction, Sizer
 from lab.trading.types import Bar, Step
+
+# Bar ends (scan rows, snapshots, the state) are group-committed at most this far apart. Safe: any
+# order, fill or command flushes first, so the bars a crash loses had no orders, and a restart
+# re-derives them exactly (same signals, same positions).
+FLUSH_SECONDS = 0.25
 
 
 class StepIncomplete(Exception):
@@ -97,7 +104,11 @@ class Engine:
         self.closes: dict[str, float] = {}
         self.summary = EngineSummary()
         self._commands_checked = 0.0
-        self._recovering = True  # the first bar after start may have orders from before a crash
+        self._orders_until: pd.Timestamp | None = (
+            None  # bars up to here may have orders from before a restart
+        )
+        self._bar_ends: list[tuple] = []
+        self._flushed_at = time.monotonic()
 
     # --- state -------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -108,6 +119,21 @@ class Engine:
                 ledger.log_error(s, "db", problem)
                 self.log.error("state_recovered", problem=problem)
         self.faults.enabled = self.faults.enabled or self.state.faults_enabled
+
+    def flush(self) -> None:
+        """Commit the buffered bar ends together with the current state."""
+        if not self._bar_ends:
+            return
+        with connection_scope(self.config) as s:
+            for t, scans, new_day, equity, cash, events in self._bar_ends:
+                ledger.record_scans(s, t, scans)
+                if new_day:
+                    ledger.snapshot(s, self.mode, "daily", t, equity, cash)
+                ledger.record_rejections(s, t, [(None, r, d) for r, d in events])
+                ledger.snapshot(s, self.mode, "bar", t, equity, cash)
+            ledger.save_state(s, self.mode, self.state)
+        self._bar_ends.clear()
+        self._flushed_at = time.monotonic()
 
     def equity(self) -> float:
         return self.state.cash + sum(
@@ -121,6 +147,7 @@ class Engine:
             return
         self._commands_checked = now
         for cmd in cmdq.pending(self.config):
+            self.flush()
             status, result = "done", ""
             if cmd.command == "pause":
                 self.state.paused, self.state.pause_reason = (
@@ -207,6 +234,7 @@ class Engine:
             wait=wait_exponential(multiplier=0.05, max=2),
             sleep=self.clock.sleep,
         )
+        self.flush()
         try:
             fill = retry(lambda: self.breaker.call(lambda: self.submit(order, self.state.cash, bar)))
         except BrokerRejected as exc:
@@ -254,10 +282,9 @@ class Engine:
         bars = self._clean_bars(step)
         stale = self._is_stale(step)
         orders = []
-        if self._recovering:
+        if self._orders_until is not None and t <= self._orders_until:
             with session_scope(self.config) as s:
                 orders = ledger.orders_for_bar(s, self.mode, t)
-            self._recovering = False
         rejections: dict[str, str] = {}
         if stale:
             self.summary.stale_steps += 1
@@ -278,6 +305,7 @@ class Engine:
             rejections = {sym: f"{rule}: {detail}" for sym, rule, detail in decisions.rejections}
             trailing = any(p.trailing for p in self.positions.values())
             if decisions.intents or decisions.rejections or trailing:
+                self.flush()
                 with session_scope(self.config) as s:
                     ledger.insert_orders(s, self.mode, t, decisions.intents)
                     ledger.record_rejections(s, t, decisions.rejections)
@@ -306,26 +334,20 @@ class Engine:
         equity = self.equity()
         day = f"{t:%Y-%m-%d}"
         new_day = self.state.day is not None and self.state.day != day
-        with connection_scope(self.config) as s:
-            # The close rides along with each scan, so the dashboard can value positions without candles.
-            scans = [
-                (sym, p, ind | {"close": bars[sym].close}, rejections.get(sym))
-                for sym, (p, ind) in updates.items()
-                if bars.get(sym) is not None
-            ]
-            ledger.record_scans(s, t, scans)
-            self.state.pending = {sym: ledger.PendingModel(**vars(p)) for sym, (p, _) in updates.items()} | {
-                sym: p
-                for sym, p in self.state.pending.items()
-                if sym not in updates and bars.get(sym) is None
-            }
-            if new_day:
-                ledger.snapshot(s, self.mode, "daily", t, equity, self.state.cash)
-            events = self.risk.update_after_close(self.state, equity, day)
-            ledger.record_rejections(s, t, [(None, r, d) for r, d in events])
-            ledger.snapshot(s, self.mode, "bar", t, equity, self.state.cash)
-            self.state.last_bar = t.to_pydatetime()
-            ledger.save_state(s, self.mode, self.state)
+        # The close rides along with each scan, so the dashboard can value positions without candles.
+        scans = [
+            (sym, p, ind | {"close": bars[sym].close}, rejections.get(sym))
+            for sym, (p, ind) in updates.items()
+            if bars.get(sym) is not None
+        ]
+        self.state.pending = {sym: ledger.PendingModel(**vars(p)) for sym, (p, _) in updates.items()} | {
+            sym: p for sym, p in self.state.pending.items() if sym not in updates and bars.get(sym) is None
+        }
+        events = self.risk.update_after_close(self.state, equity, day)
+        self.state.last_bar = t.to_pydatetime()
+        self._bar_ends.append((t, scans, new_day, equity, self.state.cash, events))
+        if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
+            self.flush()
         self.summary.steps += 1
 
     # --- loop --------------------------------------------------------------------------------------
@@ -354,6 +376,13 @@ class Engine:
             self.state.stopped = False
             self.state.started_at = self.clock.now()
             with session_scope(self.config) as s:
+                newest = s.scalar(select(func.max(Order.bar_time)).where(Order.mode == self.mode))
+            self._orders_until = (
+                pd.Timestamp(newest).tz_localize("UTC")
+                if newest is not None and pd.Timestamp(newest).tzinfo is None
+                else (pd.Timestamp(newest) if newest is not None else None)
+            )
+            with session_scope(self.config) as s:
                 ledger.save_state(s, self.mode, self.state)
             for name in self.health:
                 self.health[name].set("healthy")
@@ -375,7 +404,7 @@ class Engine:
                         self.summary.retried_steps += 1
                         self.log.warning("step_retry", bar_time=str(step.time), error=str(exc))
                         self.clock.sleep(min(self.config.engine.breaker_recovery_s, 5.0))
-                        self._recovering = True  # orders of this bar exist now
+                        self._orders_until = step.time  # orders of this bar exist now
                         self.process_commands(force=True)
                         if self.state.stopped:
                             break
@@ -383,6 +412,7 @@ class Engine:
                 if max_steps is not None and self.summary.steps >= max_steps:
                     self.summary.stopped_by = "max_steps"
                     break
+            self.flush()
             for h in self.health.values():
                 h.set("stopped")
             store_health(self.config, self.health)
