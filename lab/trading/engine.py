@@ -307,10 +307,9 @@ class Engine:
             if decisions.intents or decisions.rejections or trailing:
                 self.flush()
                 with session_scope(self.config) as s:
-                    ledger.insert_orders(s, self.mode, t, decisions.intents)
+                    orders = ledger.insert_orders(s, self.mode, t, decisions.intents)
                     ledger.record_rejections(s, t, decisions.rejections)
                     ledger.save_peaks(s, self.mode, self.positions)
-                    orders = ledger.orders_for_bar(s, self.mode, t) if decisions.intents else []
             self.summary.orders += len(decisions.intents)
         for order in orders:
             if order.status == "new":

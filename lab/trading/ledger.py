@@ -182,9 +182,11 @@ def orders_for_bar(session: Session, mode: str, bar_time: pd.Timestamp) -> list[
     )
 
 
-def insert_orders(session: Session, mode: str, bar_time: pd.Timestamp, intents: list[Intent]) -> None:
+def insert_orders(session: Session, mode: str, bar_time: pd.Timestamp, intents: list[Intent]) -> list[Order]:
+    """Insert the bar's orders (in decision order) and return them with their ids."""
+    orders = []
     for it in intents:
-        session.add(
+        orders.append(
             Order(
                 client_order_id=client_order_id(mode, bar_time, it.symbol, it.side),
                 mode=mode,
@@ -200,6 +202,9 @@ def insert_orders(session: Session, mode: str, bar_time: pd.Timestamp, intents: 
                 trailing=it.trailing,
             )
         )
+    session.add_all(orders)
+    session.flush()
+    return orders
 
 
 def record_rejections(
