@@ -73,6 +73,26 @@ class ExecutionModel:
     max_open: int = NO_LIMIT
 
 
+def next_bar(values: np.ndarray, fill: object) -> np.ndarray:
+    """Values moved one bar later (a signal on bar t's close acts on bar t+1)."""
+    out = np.empty_like(values)
+    out[0] = fill
+    out[1:] = values[:-1]
+    return out
+
+
+def execution_signals(
+    entries: np.ndarray, exits: np.ndarray, tradable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entries and exits on the bar they execute on. An entry and an exit on the same bar cancel out
+    (vectorbt's "ignore" conflict rule), resolved here so both simulation paths, sweeps and the live
+    engine see the same signals."""
+    e = next_bar(np.asarray(entries, dtype=bool), False) & tradable
+    x = next_bar(np.asarray(exits, dtype=bool), False) & tradable
+    both = e & x
+    return e & ~both, x & ~both
+
+
 def _shift_to_next_bar(values: pd.Series, fill: object) -> pd.Series:
     return values.shift(1, fill_value=fill)
 
@@ -93,22 +113,19 @@ def execution_arrays(
     index = candles[next(iter(candles))].index
     out: dict[str, dict[str, pd.Series]] = {"entries": {}, "exits": {}, "sl": {}, "tp": {}}
     for sym, sig in signals.items():
-        tradable = candles[sym]["open"].notna()
-        out["entries"][sym] = _shift_to_next_bar(sig.entries, False) & tradable
-        out["exits"][sym] = _shift_to_next_bar(sig.exits, False) & tradable
+        sym_index = candles[sym].index
+        e, x = execution_signals(
+            sig.entries.to_numpy(), sig.exits.to_numpy(), candles[sym]["open"].notna().to_numpy()
+        )
+        out["entries"][sym], out["exits"][sym] = pd.Series(e, sym_index), pd.Series(x, sym_index)
         for key, value in (("sl", sig.stop_loss), ("tp", sig.take_profit)):
             if isinstance(value, pd.Series):
                 out[key][sym] = _shift_to_next_bar(value.astype(float), np.nan)
             else:
                 out[key][sym] = pd.Series(np.nan if value is None else float(value), index=index)
-    entries = _frame(out["entries"], index, False).astype(bool)
-    exits = _frame(out["exits"], index, False).astype(bool)
-    # An entry and an exit on the same bar cancel out (vectorbt's "ignore" conflict rule), resolved here
-    # so that both simulation paths and the live engine see the same signals.
-    both = entries & exits
     return {
-        "entries": entries & ~both,
-        "exits": exits & ~both,
+        "entries": _frame(out["entries"], index, False).astype(bool),
+        "exits": _frame(out["exits"], index, False).astype(bool),
         "sl": _frame(out["sl"], index, None),
         "tp": _frame(out["tp"], index, None),
     }

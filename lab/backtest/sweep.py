@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from lab.backtest import metrics as m
 from lab.backtest.run import backtest
-from lab.backtest.simulate import ExecutionModel, simulate_columns
+from lab.backtest.simulate import ExecutionModel, execution_signals, next_bar, simulate_columns
 from lab.core.contract import StrategyParams
 from lab.core.sharpe import deflated_sharpe
 from lab.core.timeframes import bars_per_day, pandas_freq
@@ -71,16 +71,9 @@ def _column_metrics(pf: Any, index: pd.DatetimeIndex, days_per_year: int) -> tup
     return table, daily
 
 
-def _next_bar(values: np.ndarray, fill: Any) -> np.ndarray:
-    out = np.empty_like(values)
-    out[0] = fill
-    out[1:] = values[:-1]
-    return out
-
-
 def _fraction_array(value: Any, n: int) -> np.ndarray:
     if isinstance(value, pd.Series):
-        return _next_bar(value.to_numpy(dtype=float), np.nan)
+        return next_bar(value.to_numpy(dtype=float), np.nan)
     return np.full(1, np.nan if value is None else float(value))  # constant: one row, broadcast by vectorbt
 
 
@@ -94,14 +87,13 @@ def _execution_columns(strategy: Any, frame: pd.DataFrame, where: str) -> tuple[
     """One combination's signals moved to their execution bars, as numpy columns (the lean path of
     execution_arrays for a single gap-filled symbol)."""
     sig = compute_signals(strategy, frame, where)
-    tradable = frame["open"].notna().to_numpy()
     n = len(frame)
-    entries = _next_bar(sig.entries.to_numpy(), False) & tradable
-    exits = _next_bar(sig.exits.to_numpy(), False) & tradable
-    both = entries & exits  # same conflict rule as execution_arrays
+    entries, exits = execution_signals(
+        sig.entries.to_numpy(), sig.exits.to_numpy(), frame["open"].notna().to_numpy()
+    )
     return (
-        entries & ~both,
-        exits & ~both,
+        entries,
+        exits,
         _fraction_array(sig.stop_loss, n),
         _fraction_array(sig.take_profit, n),
         sig.trailing,

@@ -10,7 +10,6 @@ import typer
 from lab.cli.common import config, console, print_frame, reports_errors
 from lab.core.errors import DataValidationError
 from lab.market import sample as sample_mod
-from lab.market.fetch import fetch_many, make_exchange
 from lab.market.importer import infer_key, read_file
 from lab.market.repository import list_series, load, store_candles
 from lab.market.resample import apply_retention, resample
@@ -34,6 +33,8 @@ def fetch(
     ),
 ) -> None:
     """Download OHLCV through ccxt, resuming after the last stored candle."""
+    from lab.market.fetch import fetch_many, make_exchange  # ccxt takes ~0.4 s to import: only when fetching
+
     cfg = config()
     ex = make_exchange(exchange or cfg.market.exchange)
     results = fetch_many(

@@ -3,7 +3,6 @@ operator commands (written to the DB command queue, the same path the dashboard 
 
 from __future__ import annotations
 
-import os
 import time
 
 import pandas as pd
@@ -92,19 +91,13 @@ def stop_cmd(wait: float = typer.Option(5.0)) -> None:
 @reports_errors
 def status_cmd(mode: str = typer.Option("paper")) -> None:
     """Engine state from the DB: running or not, last bar, equity, positions, breakers, health."""
+    from lab.dashboard.queries import engine_running
     from lab.store.db import session_scope
     from lab.store.models import CircuitBreakerState, EngineState, HealthRecord, Position
     from lab.trading.ledger import RuntimeState
 
     cfg = config()
-    lock = cfg.data_dir / f"engine-{mode}.lock"
-    running = False
-    if lock.exists():
-        try:
-            os.kill(int(lock.read_text().strip()), 0)
-            running = True
-        except (ValueError, OSError):
-            running = False
+    running = engine_running(cfg, mode)
     with session_scope(cfg) as s:
         row = s.get(EngineState, mode)
         if row is None:

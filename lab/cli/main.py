@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from lab.cli import backtest_cmds, dashboard_cmds, data_cmds, db_cmds, engine_cmds, notebook_cmds
-from lab.cli.common import config, console, print_frame, reports_errors
+from lab.cli.common import config, console, reports_errors
 
 app = typer.Typer(
     help="Trading Lab: research and trading for crypto spot markets.",
@@ -43,8 +43,6 @@ def warmup() -> None:
 
     console.print(f"numba cache warm ({warm():.1f} s)")
 
-
-__all__ = ["app", "print_frame"]
 
 if __name__ == "__main__":
     app()

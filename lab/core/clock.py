@@ -6,6 +6,16 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
+import pandas as pd
+
+
+def to_utc(value: object) -> pd.Timestamp | None:
+    """A timestamp in UTC; naive values are read as UTC (SQLite returns datetimes without a zone)."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

@@ -7,11 +7,11 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from lab.core.clock import to_utc
 from lab.core.config import LabConfig
 
 PERIODS = {
@@ -21,13 +21,6 @@ PERIODS = {
     "1 year": timedelta(days=365),
     "all": None,
 }
-
-
-def _utc(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
 
 
 @dataclass(frozen=True)
@@ -74,8 +67,8 @@ def engine_view(db: Engine, config: LabConfig, mode: str = "paper") -> EngineVie
         engine_running(config, mode),
         bool(s.get("paused")),
         s.get("pause_reason"),
-        _utc(s.get("last_bar")),
-        _utc(s.get("started_at")),
+        to_utc(s.get("last_bar")),
+        to_utc(s.get("started_at")),
         float(s.get("cash", 0)),
         float(s.get("peak_equity", 0)),
         float(s.get("day_start_equity", 0)),
@@ -108,7 +101,7 @@ def equity(db: Engine, mode: str, period: str, max_points: int = 1500) -> pd.Dat
         ).scalar()
         if last is None:
             return pd.DataFrame(columns=["bar_time", "equity"])
-        start = _utc(last) - since if since else pd.Timestamp("1970-01-01", tz="UTC")
+        start = to_utc(last) - since if since else pd.Timestamp("1970-01-01", tz="UTC")
         # In the stored text format: SQLite compares these timestamps as strings.
         args = {"m": mode, "s": start.tz_localize(None).strftime("%Y-%m-%d %H:%M:%S.%f")}
         n = c.execute(
@@ -221,11 +214,10 @@ def alerts(db: Engine, limit: int = 20) -> pd.DataFrame:
         )
     risk["severity"] = risk["source"].map(SEVERITY).fillna("warning")
     errors["severity"] = "error"
-    frame = (
-        pd.concat([f for f in (risk, errors) if not f.empty]) if not (risk.empty and errors.empty) else risk
-    )
-    if frame.empty:
-        return frame
+    parts = [f for f in (risk, errors) if not f.empty]
+    if not parts:
+        return risk
+    frame = pd.concat(parts)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame.sort_values("time", ascending=False).head(limit)
 

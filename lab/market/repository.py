@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from lab.core.clock import to_utc
 from lab.core.config import LabConfig, load_config
 from lab.core.errors import DataNotFoundError, DataValidationError
 from lab.market.validate import ValidationReport, find_gaps, repair, validate
@@ -148,13 +149,6 @@ def replace_series(
     _write_and_record(config, (exchange, symbol, timeframe), frame, read_metadata(path))
 
 
-def _ts(value: str | datetime | pd.Timestamp | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def load(
     exchange: str,
     symbol: str,
@@ -172,7 +166,7 @@ def load(
             f"no candles stored for {exchange} {symbol} {timeframe} (looked in {path}); "
             f"run `lab data sample`, `lab data fetch` or `lab data import`"
         )
-    return read_series(path, _ts(start), _ts(end))
+    return read_series(path, to_utc(start), to_utc(end))
 
 
 def last_timestamp(config: LabConfig, exchange: str, symbol: str, timeframe: str) -> pd.Timestamp | None:

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from lab.core.clock import Clock, SystemClock
+from lab.core.clock import Clock, SystemClock, to_utc
 from lab.core.config import LabConfig
 from lab.core.timeframes import timeframe_delta
 from lab.store import commands as cmdq
@@ -317,7 +317,6 @@ class Engine:
         self._close_bar(t, bars, rejections)
 
     def _close_bar(self, t: pd.Timestamp, bars: dict[str, Bar | None], rejections: dict[str, str]) -> None:
-        started = time.perf_counter()
         try:
             updates = self.signals.update(t, bars)
             self.health["strategy"].set("healthy")
@@ -326,7 +325,6 @@ class Engine:
             self.health["strategy"].set("failed", str(exc))
             with session_scope(self.config) as s:
                 ledger.log_error(s, "strategy", f"signals failed at {t}: {exc}")
-        self.scan_seconds = time.perf_counter() - started
         for symbol, bar in bars.items():
             if bar is not None:
                 self.closes[symbol] = bar.close
@@ -353,11 +351,7 @@ class Engine:
     def _health_tick(self) -> None:
         now = self.clock.now()
         last = self.state.last_health_at
-        if (
-            last is None
-            or (now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo))).total_seconds()
-            >= self.config.engine.health_interval_s
-        ):
+        if last is None or (now - last).total_seconds() >= self.config.engine.health_interval_s:
             self.health["db"].set("healthy")
             self.health["risk"].set(
                 "degraded" if self.state.paused else "healthy", self.state.pause_reason or ""
@@ -376,11 +370,7 @@ class Engine:
             self.state.started_at = self.clock.now()
             with session_scope(self.config) as s:
                 newest = s.scalar(select(func.max(Order.bar_time)).where(Order.mode == self.mode))
-            self._orders_until = (
-                pd.Timestamp(newest).tz_localize("UTC")
-                if newest is not None and pd.Timestamp(newest).tzinfo is None
-                else (pd.Timestamp(newest) if newest is not None else None)
-            )
+            self._orders_until = to_utc(newest)
             with session_scope(self.config) as s:
                 ledger.save_state(s, self.mode, self.state)
             for name in self.health:

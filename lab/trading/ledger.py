@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Connection, Text, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from lab.core.clock import to_utc
 from lab.core.contract import TRADE_COLUMNS
 from lab.store.models import (
     EngineError,
@@ -63,13 +64,6 @@ class RuntimeState(BaseModel):
 
     def pending_map(self) -> dict[str, Pending]:
         return {s: Pending(**p.model_dump()) for s, p in self.pending.items()}
-
-
-def _ts(value: datetime | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
 
 
 def client_order_id(mode: str, bar_time: pd.Timestamp, symbol: str, side: str) -> str:
@@ -155,7 +149,7 @@ def load_positions(session: Session, mode: str) -> dict[str, OpenPosition]:
             p.size,
             p.entry_price,
             p.entry_fees,
-            _ts(p.entry_time),
+            to_utc(p.entry_time),
             p.stop_loss,
             p.take_profit,
             p.trailing,
@@ -336,8 +330,8 @@ def trades_frame(session: Session, mode: str) -> pd.DataFrame:
         [
             {
                 "symbol": t.symbol,
-                "entry_time": _ts(t.entry_time),
-                "exit_time": _ts(t.exit_time),
+                "entry_time": to_utc(t.entry_time),
+                "exit_time": to_utc(t.exit_time),
                 "size": t.size,
                 "entry_price": t.entry_price,
                 "exit_price": t.exit_price,
