@@ -29,11 +29,22 @@ def annualized_return(equity: pd.Series, days_per_year: int = 365) -> float:
     return float((equity.iloc[-1] / equity.iloc[0]) ** (days_per_year / days) - 1)
 
 
+def day_ends(index: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the last bar of each UTC day in a sorted index."""
+    per_day = int(np.timedelta64(1, "D") / np.timedelta64(1, index.unit))
+    days = index.asi8 // per_day  # asi8 counts from the UTC epoch, also for tz-aware indexes
+    return np.r_[np.flatnonzero(days[1:] != days[:-1]), len(days) - 1]
+
+
 def daily_returns(equity: pd.Series) -> pd.Series:
-    """Returns from one UTC day's closing equity to the next (the first day measured from the start)."""
-    daily = equity.resample("1D").last().dropna()
-    start = pd.Series([equity.iloc[0]], index=[daily.index[0] - pd.Timedelta(days=1)])
-    return pd.concat([start, daily]).pct_change().dropna()
+    """Returns from one UTC day's closing equity to the next (the first day measured from the start),
+    labelled by day. Same as resampling to 1D and taking the last value, without pandas' resampler
+    (~10x slower on a million bars)."""
+    ends = day_ends(equity.index)
+    values = equity.to_numpy(dtype=np.float64)
+    closes = np.r_[values[0], values[ends]]
+    labels = equity.index[ends].normalize()
+    return pd.Series(closes[1:] / closes[:-1] - 1, index=labels)
 
 
 def sharpe_ratio(daily: pd.Series, days_per_year: int = 365) -> float:
@@ -54,28 +65,30 @@ def sortino_ratio(daily: pd.Series, days_per_year: int = 365) -> float:
 
 def drawdown(equity: pd.Series) -> pd.Series:
     """Drawdown at each point: equity / running peak − 1 (≤ 0)."""
-    return equity / equity.cummax() - 1
+    values = equity.to_numpy(dtype=np.float64)
+    return pd.Series(values / np.maximum.accumulate(values) - 1, index=equity.index, name=equity.name)
 
 
-def max_drawdown(equity: pd.Series) -> float:
-    """Largest peak-to-trough fall, as a negative fraction."""
-    return float(drawdown(equity).min())
+def max_drawdown(equity: pd.Series, dd: pd.Series | None = None) -> float:
+    """Largest peak-to-trough fall, as a negative fraction (`dd`: drawdown(equity), if at hand)."""
+    return float((drawdown(equity) if dd is None else dd).min())
 
 
-def max_drawdown_duration(equity: pd.Series) -> pd.Timedelta:
+def max_drawdown_duration(equity: pd.Series, dd: pd.Series | None = None) -> pd.Timedelta:
     """Longest time from a peak to the recovery of that peak (or to the end, if never recovered)."""
-    under = (drawdown(equity) < 0).to_numpy()
+    under = ((drawdown(equity) if dd is None else dd) < 0).to_numpy()
     if not under.any():
         return pd.Timedelta(0)
-    edges = np.diff(np.r_[0, under.astype(int), 0])
+    edges = np.diff(np.r_[0, under.astype(np.int8), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # ends: first index above water
-    index, last = equity.index, len(equity) - 1
-    return max(index[min(e, last)] - index[max(s - 1, 0)] for s, e in zip(starts, ends, strict=True))
+    times = equity.index.asi8
+    peaks, recoveries = times[np.maximum(starts - 1, 0)], times[np.minimum(ends, len(times) - 1)]
+    return pd.Timedelta(int((recoveries - peaks).max()), unit=equity.index.unit)
 
 
-def calmar_ratio(equity: pd.Series, days_per_year: int = 365) -> float:
-    """Annualised return divided by the absolute maximum drawdown."""
-    mdd = max_drawdown(equity)
+def calmar_ratio(equity: pd.Series, days_per_year: int = 365, mdd: float | None = None) -> float:
+    """Annualised return divided by the absolute maximum drawdown (`mdd` when already computed)."""
+    mdd = max_drawdown(equity) if mdd is None else mdd
     return float(annualized_return(equity, days_per_year) / abs(mdd)) if mdd < 0 else float("nan")
 
 
@@ -154,14 +167,16 @@ def compute_metrics(
     """Every metric above for one backtest, as a flat dict (JSON-safe: durations in hours)."""
     daily = daily_returns(equity)
     closed = trades[trades["status"] == "closed"]
+    dd = drawdown(equity)
+    mdd = max_drawdown(equity, dd)
     return {
         "total_return": total_return(equity),
         "annualized_return": annualized_return(equity, days_per_year),
         "sharpe_daily": sharpe_ratio(daily, days_per_year),
         "sortino_daily": sortino_ratio(daily, days_per_year),
-        "calmar": calmar_ratio(equity, days_per_year),
-        "max_drawdown": max_drawdown(equity),
-        "max_drawdown_hours": max_drawdown_duration(equity).total_seconds() / 3600,
+        "calmar": calmar_ratio(equity, days_per_year, mdd),
+        "max_drawdown": mdd,
+        "max_drawdown_hours": max_drawdown_duration(equity, dd).total_seconds() / 3600,
         "win_rate": win_rate(trades),
         "profit_factor": profit_factor(trades),
         "expectancy": expectancy(trades),

@@ -93,48 +93,54 @@ def execution_signals(
     return e & ~both, x & ~both
 
 
-def _shift_to_next_bar(values: pd.Series, fill: object) -> pd.Series:
-    return values.shift(1, fill_value=fill)
-
-
-def _frame(parts: dict[str, pd.Series], index: pd.DatetimeIndex, fill: object) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            k: v.reindex(index, fill_value=fill) if fill is not None else v.reindex(index)
-            for k, v in parts.items()
-        }
-    )
-
-
-def execution_arrays(
-    candles: dict[str, pd.DataFrame], signals: dict[str, Signals]
-) -> dict[str, pd.DataFrame]:
-    """Signals moved to the bar they execute on (the next bar of the same symbol), aligned across symbols."""
-    index = candles[next(iter(candles))].index
-    out: dict[str, dict[str, pd.Series]] = {"entries": {}, "exits": {}, "sl": {}, "tp": {}}
-    for sym, sig in signals.items():
-        sym_index = candles[sym].index
-        e, x = execution_signals(
-            sig.entries.to_numpy(), sig.exits.to_numpy(), candles[sym]["open"].notna().to_numpy()
+def execution_arrays(candles: dict[str, pd.DataFrame], signals: dict[str, Signals]) -> dict[str, np.ndarray]:
+    """Signals moved to the bar they execute on (the next bar of the same symbol), as (bars, symbols)
+    arrays aligned on the shared grid. A constant stop or target stays a (1, symbols) row, which
+    vectorbt broadcasts, instead of a million copies."""
+    symbols = list(candles)
+    n = len(candles[symbols[0]])
+    entries = np.zeros((n, len(symbols)), dtype=bool)
+    exits = np.zeros((n, len(symbols)), dtype=bool)
+    levels: dict[str, list[np.ndarray]] = {"sl": [], "tp": []}
+    for j, sym in enumerate(symbols):
+        sig = signals[sym]
+        entries[:, j], exits[:, j] = execution_signals(
+            sig.entries.to_numpy(), sig.exits.to_numpy(), ~np.isnan(candles[sym]["open"].to_numpy())
         )
-        out["entries"][sym], out["exits"][sym] = pd.Series(e, sym_index), pd.Series(x, sym_index)
         for key, value in (("sl", sig.stop_loss), ("tp", sig.take_profit)):
             if isinstance(value, pd.Series):
-                out[key][sym] = _shift_to_next_bar(value.astype(float), np.nan)
+                levels[key].append(next_bar(value.to_numpy(dtype=float), np.nan))
             else:
-                out[key][sym] = pd.Series(np.nan if value is None else float(value), index=index)
-    return {
-        "entries": _frame(out["entries"], index, False).astype(bool),
-        "exits": _frame(out["exits"], index, False).astype(bool),
-        "sl": _frame(out["sl"], index, None),
-        "tp": _frame(out["tp"], index, None),
-    }
+                levels[key].append(np.array([np.nan if value is None else float(value)]))
+    out = {"entries": entries, "exits": exits}
+    for key, columns in levels.items():
+        if all(len(c) == 1 for c in columns):
+            out[key] = np.array([c[0] for c in columns])[None, :]
+        else:
+            out[key] = np.column_stack([np.broadcast_to(c, n) for c in columns])
+    return out
+
+
+def price_matrix(candles: dict[str, pd.DataFrame], field: str) -> np.ndarray:
+    """One price field as a (bars, symbols) array; a single symbol's column is a view, not a copy."""
+    columns = [candles[s][field].to_numpy(dtype=np.float64) for s in candles]
+    return columns[0][:, None] if len(columns) == 1 else np.column_stack(columns)
+
+
+def level_at(levels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Stop or target levels at (bar, symbol) pairs of an execution_arrays entry, constant rows included."""
+    return levels[rows if levels.shape[0] > 1 else 0, cols]
 
 
 def simulate(
-    candles: dict[str, pd.DataFrame], signals: dict[str, Signals], model: ExecutionModel, freq: str
+    candles: dict[str, pd.DataFrame],
+    signals: dict[str, Signals],
+    model: ExecutionModel,
+    freq: str,
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> object:
-    """One portfolio over all symbols with shared cash; candles must share one (gap-filled) index."""
+    """One portfolio over all symbols with shared cash; candles must share one (gap-filled) index.
+    `arrays` are this run's execution_arrays when the caller already has them."""
     import vectorbt as vbt
 
     symbols = list(candles)
@@ -142,11 +148,13 @@ def simulate(
     # (~1.8 s per million bars each time); a naive index holding UTC times avoids it. Callers get UTC
     # back through utc_index().
     naive = candles[symbols[0]].index.tz_convert("UTC").tz_localize(None)
-    prices = {
-        f: pd.DataFrame({s: candles[s][f].to_numpy() for s in symbols}, index=naive)
-        for f in ("open", "high", "low", "close")
-    }
-    arrs = {k: v.set_axis(naive) for k, v in execution_arrays(candles, signals).items()}
+    open_, high, low, close = (price_matrix(candles, f) for f in ("open", "high", "low", "close"))
+    # Only close carries the index: vectorbt builds its wrapper from it, and plain arrays for the rest
+    # skip its pandas alignment (which copied every input, ~0.1 s per million bars).
+    close_frame = pd.DataFrame(close, index=naive, columns=symbols, copy=False)
+    if np.isnan(close).any():  # before a symbol lists; gaps are already filled
+        close_frame = close_frame.ffill()
+    arrs = arrays if arrays is not None else execution_arrays(candles, signals)
     trailing = np.array([signals[s].trailing for s in symbols])
     if model.max_open >= len(symbols):
         # The limit cannot bind: use vectorbt's plain signal path, which numba caches on disk. The
@@ -155,22 +163,21 @@ def simulate(
         signal_kwargs: dict = {"entries": arrs["entries"], "exits": arrs["exits"]}
     else:
         held = np.zeros(len(symbols), dtype=np.bool_)
-        open_np, high_np, low_np = (prices[f].to_numpy() for f in ("open", "high", "low"))
         signal_kwargs = {
             "signal_func_nb": _signal_func_nb,
-            "signal_args": (arrs["entries"].to_numpy(), arrs["exits"].to_numpy(), held, model.max_open),
+            "signal_args": (arrs["entries"], arrs["exits"], held, model.max_open),
             "adjust_sl_func_nb": _adjust_sl_nb,
-            "adjust_sl_args": (held, open_np, low_np),
+            "adjust_sl_args": (held, open_, low),
             "adjust_tp_func_nb": _adjust_tp_nb,
-            "adjust_tp_args": (held, open_np, high_np),
+            "adjust_tp_args": (held, open_, high),
         }
     return vbt.Portfolio.from_signals(
-        close=prices["close"].ffill(),
+        close=close_frame,
         **signal_kwargs,
-        price=prices["open"],
-        open=prices["open"],
-        high=prices["high"],
-        low=prices["low"],
+        price=open_,
+        open=open_,
+        high=high,
+        low=low,
         size=model.position_fraction,
         size_type="percent",
         direction="longonly",

@@ -18,6 +18,9 @@ def fill_gaps(candles: pd.DataFrame, timeframe: str, index: pd.DatetimeIndex | N
             candles.index[0], candles.index[-1], freq=pandas_freq(timeframe), name=candles.index.name
         )
     )
+    if candles.index.equals(grid) and not candles[["open", "close"]].isna().to_numpy().any():
+        # Already complete: nothing to fill (copy-on-write keeps the caller's frame safe).
+        return candles.copy(deep=False).rename_axis(grid.name)
     out = candles.reindex(grid)
     close = out["close"].ffill()
     missing = out["open"].isna() & close.notna()

@@ -19,9 +19,12 @@ def strategy_signals(
     strategy = loaded.cls(params)
     out = {}
     for symbol, frame in candles.items():
-        listed = frame["close"].notna()
-        sig = compute_signals(strategy, frame.loc[listed], f"{loaded.path.name} on {symbol}")
-        out[symbol] = _reindex_signals(sig, frame.index)
+        listed = frame["close"].notna().to_numpy()
+        where = f"{loaded.path.name} on {symbol}"
+        if listed.all():  # the usual case: no selection (a masked copy costs ~8 ms per million bars)
+            out[symbol] = compute_signals(strategy, frame, where)
+        else:
+            out[symbol] = _reindex_signals(compute_signals(strategy, frame.loc[listed], where), frame.index)
     return out
 
 

@@ -28,12 +28,12 @@ def indicator_cache() -> Iterator[None]:
 
 
 def _data_key(obj: Any) -> tuple:
-    frame = obj if isinstance(obj, pd.DataFrame) else obj.to_frame()
-    arrays = [frame[c].to_numpy() for c in frame.columns]
+    # The same data is the same memory: a cache lives only within one block over unchanged frames.
+    arrays = [obj[c].to_numpy() for c in obj.columns] if isinstance(obj, pd.DataFrame) else [obj.to_numpy()]
     return (
-        len(frame),
-        frame.index[0] if len(frame) else None,
-        frame.index[-1] if len(frame) else None,
+        len(obj),
+        obj.index[0] if len(obj) else None,
+        obj.index[-1] if len(obj) else None,
         tuple(a.__array_interface__["data"][0] for a in arrays),
     )
 
@@ -57,7 +57,7 @@ def _arr(series: pd.Series) -> np.ndarray:
 
 
 def _series(values: np.ndarray, like: pd.Series | pd.DataFrame, name: str) -> pd.Series:
-    return pd.Series(values, index=like.index, name=name)
+    return pd.Series(values, index=like.index, name=name, copy=False)  # TA-Lib's fresh array: no copy
 
 
 @_cached
@@ -122,10 +122,16 @@ def regime(candles: pd.DataFrame, period: int = 14, trend_threshold: float = 25.
 
 
 def crossed_above(a: pd.Series, b: pd.Series) -> pd.Series:
-    """True on the bar where a moves from <= b to > b."""
-    return (a > b) & (a.shift(1) <= b.shift(1))
+    """True on the bar where a moves from <= b to > b (False where either side is NaN)."""
+    x, y = _arr(a), _arr(b)
+    before = np.zeros(len(x), dtype=bool)
+    before[1:] = x[:-1] <= y[:-1]
+    return pd.Series((x > y) & before, index=a.index, copy=False)
 
 
 def crossed_below(a: pd.Series, b: pd.Series) -> pd.Series:
-    """True on the bar where a moves from >= b to < b."""
-    return (a < b) & (a.shift(1) >= b.shift(1))
+    """True on the bar where a moves from >= b to < b (False where either side is NaN)."""
+    x, y = _arr(a), _arr(b)
+    before = np.zeros(len(x), dtype=bool)
+    before[1:] = x[:-1] >= y[:-1]
+    return pd.Series((x < y) & before, index=a.index, copy=False)

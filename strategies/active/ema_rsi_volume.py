@@ -41,6 +41,6 @@ class EmaRsiVolume(Strategy):
         vol = ta.volume_ratio(candles["volume"], 20)
         entries = ta.crossed_above(fast, slow) & (rsi < p.rsi_max) & (vol >= p.volume_min)
         exits = ta.crossed_below(fast, slow) | (rsi > p.rsi_exit)
-        info = pd.DataFrame({"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "volume_ratio": vol})
+        info = pd.DataFrame({"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "volume_ratio": vol}, copy=False)
         return Signals(entries=entries.fillna(False).astype(bool), exits=exits.fillna(False).astype(bool),
                        stop_loss=p.stop_loss, take_profit=p.take_profit, info=info)

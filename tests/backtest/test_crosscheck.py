@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,8 +17,16 @@ from tests.conftest import shared_candles_or_skip
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
-def _check(result):
+def _frames(result) -> dict[str, pd.DataFrame]:
+    """execution_arrays as (bars x symbols) frames, constant stop rows broadcast, for the plain loop."""
+    index, symbols = result.candles[next(iter(result.candles))].index, list(result.candles)
     arrs = execution_arrays(result.candles, result.signals)
+    shape = (len(index), len(symbols))
+    return {k: pd.DataFrame(np.broadcast_to(v, shape), index=index, columns=symbols) for k, v in arrs.items()}
+
+
+def _check(result):
+    arrs = _frames(result)
     m = result.model
     ref = run_reference(
         result.candles,

@@ -77,3 +77,15 @@ def test_dsr_rejects_the_best_of_many_zero_skill_strategies():
         passes_dsr += deflated_sharpe(best, 50, sharpes) > 0.95
     assert passes_naive >= 30  # FIELD_NOTES: ~92% of the time
     assert passes_dsr <= 2  # ~0.1%
+
+
+def test_daily_returns_skip_missing_days_and_match_a_daily_resample():
+    idx = pd.date_range("2024-03-01", periods=6 * 288, freq="5min", tz="UTC")
+    eq = pd.Series(100 + np.cumsum(np.random.default_rng(1).normal(0, 0.1, len(idx))), index=idx)
+    eq = eq.drop(eq.index[(eq.index >= "2024-03-03") & (eq.index < "2024-03-04")])  # a whole day missing
+    daily = m.daily_returns(eq)
+    closes = eq.resample("1D").last().dropna()
+    expected = pd.concat([pd.Series([eq.iloc[0]]), pd.Series(closes.to_numpy())]).pct_change().dropna()
+    assert list(daily.index) == list(closes.index)
+    assert pd.Timestamp("2024-03-03", tz="UTC") not in daily.index
+    np.testing.assert_allclose(daily.to_numpy(), expected.to_numpy(), rtol=1e-12)

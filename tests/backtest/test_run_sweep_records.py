@@ -88,6 +88,21 @@ def test_sweep_rows_match_single_backtests_and_report_dsr(sample):
     assert 0.0 <= result.deflated_sharpe <= 1.0
 
 
+def test_sweep_in_worker_processes_equals_the_in_process_sweep(sample, monkeypatch):
+    import lab.backtest.sweep as sweep_module
+
+    cfg = _cfg(sample)
+    loaded = load_strategy("ema_rsi_volume", cfg.strategies_dir)
+    grid = loaded.cls.Params.grid(limit=8, seed=3)
+    candles = load_many(cfg, "synthetic", ["BTC/USD"], "5m")["BTC/USD"]
+    model = execution_model(cfg, ["BTC/USD"])
+    monkeypatch.setattr(sweep_module, "CHUNK", 2)  # 4 chunks: more than 2 goes to worker processes
+    parallel = sweep(loaded, candles, model, "BTC/USD", grid, progress=False, n_jobs=2)
+    serial = sweep(loaded, candles, model, "BTC/USD", grid, progress=False, n_jobs=1)
+    pd.testing.assert_frame_equal(parallel.table, serial.table)
+    assert parallel.best == serial.best and parallel.table["trades"].sum() > 0
+
+
 def test_walk_forward_chooses_in_sample_and_scores_out_of_sample(sample):
     cfg = _cfg(sample)
     loaded = load_strategy("ema_rsi_volume", cfg.strategies_dir)
