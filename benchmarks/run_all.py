@@ -298,6 +298,21 @@ def bench_engine(tmp: Path) -> list[tuple[str, str, str]]:
     ]
 
 
+# Frame-by-frame in the page: when the status page (with its tables) is first shown, and when the
+# equity chart is first drawn, in ms from navigation start.
+PAINT_MARKS = """
+window.__marks = {};
+(function poll() {
+  const cells = document.getElementById('rendered_cells');
+  if (!window.__marks.tables && cells && cells.style.display !== 'none' && cells.innerText.includes('Recent trades'))
+    window.__marks.tables = performance.now();
+  if (!window.__marks.chart && document.querySelector('.js-plotly-plot .main-svg'))
+    window.__marks.chart = performance.now();
+  if (!window.__marks.chart) requestAnimationFrame(poll);
+})();
+"""
+
+
 def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
     import shutil
     import signal
@@ -356,24 +371,28 @@ def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
                     "--disable-sync",
                 ],
             )
-            for run in range(2):
+            for run in range(3):
                 pool_filled(run + 1)
-                page = browser.new_page()
-                t0 = time.perf_counter()
+                page = browser.new_page()  # a new context: an empty browser cache every time
+                page.add_init_script(PAINT_MARKS)
                 page.goto(f"http://127.0.0.1:{port}/?token={token}")
-                page.wait_for_selector("text=Recent trades", timeout=120_000)
-                renders.append(time.perf_counter() - t0)
+                page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=120_000)
+                marks = page.evaluate("() => window.__marks")
+                renders.append((marks["tables"] / 1000, marks["chart"] / 1000))
                 page.close()
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
+    tables, charts = [r[0] for r in renders], [r[1] for r in renders]
     return [
         (
             "dashboard: first render of the status page, large DB (100,000 trades, a year of 5m equity)",
-            f"{renders[0]:.1f} s first visit, {renders[1]:.1f} s next visit",
-            "goal ≤ 3 s; Voila's kernel pool preheated, Chromium; the first visit also loads Voila's JS "
-            "bundles into an empty browser cache; page load until the tables show",
+            f"{max(tables):.2f} s (worst of {len(renders)} visits); equity chart drawn at {max(charts):.2f} s",
+            f"goal ≤ 3 s; every visit {', '.join(f'{t:.2f}' for t in tables)} s to the status and tables "
+            f"shown, {', '.join(f'{c:.2f}' for c in charts)} s to the chart drawn; from navigation start, "
+            "measured in the page (first frame showing them); Voila's kernel preheated, Chromium, empty "
+            "browser cache each visit",
         ),
         (
             "dashboard: one refresh (all queries + widget updates), same DB",

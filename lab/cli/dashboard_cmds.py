@@ -60,6 +60,12 @@ def voila_command(cfg: LabConfig, port: int, token: str, notebook: str = "status
         "--Voila.port_retries=0",
         # A kernel runs the dashboard before anyone asks, so a page renders without waiting for imports.
         "--preheat_kernel=True",
+        # The next kernel starts (imports, runs the notebook: seconds of CPU) 5 s after a page took one,
+        # not 1 s, so it does not compete with that page's first render on a 2-core machine.
+        "--VoilaKernelManager.fill_delay=5",
+        # Extensions a dashboard page never uses, each a few more scripts to load before it renders.
+        "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
+        "--VoilaConfiguration.extension_denylist=@voila-dashboards/jupyterlab-preview",
     ]
 
 

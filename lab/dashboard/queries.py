@@ -92,7 +92,7 @@ def breakers(db: Engine) -> pd.DataFrame:
         )
 
 
-def equity(db: Engine, mode: str, period: str, max_points: int = 1500) -> pd.DataFrame:
+def equity(db: Engine, mode: str, period: str, max_points: int = 800) -> pd.DataFrame:
     """Bar equity in the period, thinned in SQL to at most ~max_points rows."""
     since = PERIODS.get(period)
     with db.connect() as c:

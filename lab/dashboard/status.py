@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +15,22 @@ from plotly.subplots import make_subplots
 
 from lab.core.config import LabConfig, load_config
 from lab.dashboard import queries as q
+from lab.dashboard.painted import PagePainted
 from lab.dashboard.render import CSS, badge, limit_bar, table
 from lab.store.db import readonly_engine
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLACEHOLDER = {
+    "output_type": "display_data",
+    "data": {"text/html": "<div class='lab-empty'>drawing the equity chart…</div>", "text/plain": "…"},
+    "metadata": {},
+}
 
-def equity_widget(eq: Any) -> w.Widget:
-    """Equity over drawdown as a plotly widget, built with its data (traces updated before the page
-    attaches to a widget do not reach it, so each refresh builds a new one: ~1,500 points, cheap)."""
+
+def equity_figure(eq: Any) -> go.Figure | None:
+    """Equity over drawdown (None without equity points)."""
     if eq.empty:
-        return w.HTML("<div class='lab-empty'>no equity recorded yet</div>")
+        return None
     times = eq["bar_time"].dt.strftime("%Y-%m-%d %H:%M").tolist()  # plain strings travel to plotly.js intact
     drawdown = ((eq["equity"] / eq["equity"].cummax() - 1) * 100).tolist()
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
@@ -37,7 +45,20 @@ def equity_widget(eq: Any) -> w.Widget:
     fig.update_layout(height=360, margin={"t": 20, "b": 20, "l": 60, "r": 10}, showlegend=False)
     fig.update_yaxes(title_text="equity", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", row=2, col=1)
-    return go.FigureWidget(fig)
+    return fig
+
+
+def figure_output(fig: go.Figure | None) -> dict[str, Any]:
+    """An Output widget entry showing the figure through plotly's mime renderer (the jupyterlab-plotly
+    extension the page loads anyway). A FigureWidget would carry plotly.js (~5 MB) in its own widget
+    state to every page, which made the first render ~2 s slower."""
+    if fig is None:
+        data = {"text/html": "<div class='lab-empty'>no equity recorded yet</div>", "text/plain": "no equity"}
+    else:
+        spec = json.loads(fig.to_json())
+        spec["config"] = {"displaylogo": False}
+        data = {PLOTLY_MIME: spec, "text/plain": "equity and drawdown"}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
 def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
@@ -52,8 +73,14 @@ def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
 
 
 class StatusApp:
-    def __init__(self, config: LabConfig, refresh_seconds: float = 5.0, mode: str = "paper") -> None:
+    def __init__(
+        self, config: LabConfig, refresh_seconds: float = 5.0, mode: str = "paper", defer_plot: bool = False
+    ) -> None:
+        """With defer_plot, the equity chart is drawn once a page showing the app has painted
+        (lab.dashboard.painted), so the chart's plotly.js does not hold back the page's first render."""
         self.config, self.mode, self.refresh_seconds = config, mode, refresh_seconds
+        self.plot_ready = not defer_plot
+        self._pending_equity: Any = None
         self.db = readonly_engine(config.db_url)
         self.refreshes = 0
         self.header = w.HTML()
@@ -71,7 +98,7 @@ class StatusApp:
         self.health, self.risk, self.alerts = w.HTML(), w.HTML(), w.HTML()
         self.positions, self.trades, self.signals = w.HTML(), w.HTML(), w.HTML()
         self.jobs, self.fresh = w.HTML(), w.HTML()
-        self.figure = w.Box(layout=w.Layout(width="100%"))
+        self.figure = w.Output(layout=w.Layout(width="100%", min_height="360px"))
         for button, command in ((self.pause, "pause"), (self.resume, "resume"), (self.stop, "stop")):
             button.on_click(lambda _b, c=command: self.send(c))
         self.run_nb.on_click(lambda _b: self.send("run_notebook", notebook=self.notebook.value))
@@ -98,12 +125,15 @@ class StatusApp:
             ],
             layout=w.Layout(padding="8px"),
         )
+        if defer_plot:
+            self.widget.children = (*self.widget.children, PagePainted(self.draw_plot))
         self.widget.add_class("lab-dash")
         self.refresh()
 
     @classmethod
     def from_config(cls, refresh_seconds: float = 5.0, mode: str = "paper") -> StatusApp:
-        return cls(load_config(), refresh_seconds, mode)
+        """The dashboard notebook's app: lab.toml's config, the chart drawn once the page has painted."""
+        return cls(load_config(), refresh_seconds, mode, defer_plot=True)
 
     @staticmethod
     def section(title: str, body: w.Widget) -> w.VBox:
@@ -223,20 +253,31 @@ class StatusApp:
         self._command_outcome()
 
     def _show_equity(self, eq: Any) -> None:
-        """Replace the equity widget only when its data changed, and close the old one: every open widget
-        stays in the kernel and is sent to each page that loads, so replaced ones must not pile up."""
+        """Redraw the equity plot only when its data changed: a preheated kernel's messages are replayed
+        to every page that opens, so an idle refresh must send nothing."""
         key = (
             len(eq),
             str(eq["bar_time"].iloc[-1]) if len(eq) else "",
             float(eq["equity"].iloc[-1]) if len(eq) else 0.0,
         )
+        if not self.plot_ready:
+            if self._pending_equity is None:
+                self.figure.outputs = (PLACEHOLDER,)
+            self._pending_equity = eq
+            return
         if key == getattr(self, "_equity_key", None):
             return
         self._equity_key = key
-        old = list(self.figure.children)
-        self.figure.children = [equity_widget(eq)]
-        for widget in old:
-            widget.close()
+        self.figure.outputs = (figure_output(equity_figure(eq)),)
+
+    def draw_plot(self) -> None:
+        """Draw the equity chart from now on (a page has painted)."""
+        if self.plot_ready:
+            return
+        self.plot_ready = True
+        if self._pending_equity is not None:
+            self._show_equity(self._pending_equity)
+            self._pending_equity = None
 
     def _risk(self, view: q.EngineView | None, eq: Any, pos: Any) -> str:
         if view is None:

@@ -6,9 +6,15 @@ import shutil
 
 from lab.dashboard import queries as q
 from lab.dashboard.seed import seed_large
-from lab.dashboard.status import StatusApp
+from lab.dashboard.status import PLOTLY_MIME, StatusApp
 from lab.store.db import readonly_engine, session_scope
 from tests.trading.helpers import ROOT
+
+
+def _shown(app) -> dict:
+    """The mime bundle the equity Output widget shows."""
+    (entry,) = app.figure.outputs
+    return entry["data"]
 
 
 def _app(cfg):
@@ -23,7 +29,7 @@ def test_empty_database_shows_friendly_states(cfg):
     app = _app(cfg)
     assert "No engine has run yet" in app.header.value
     assert "no open positions" in app.positions.value and "no trades yet" in app.trades.value
-    assert "no alerts" in app.alerts.value and "no equity recorded yet" in app.figure.children[0].value
+    assert "no alerts" in app.alerts.value and "no equity recorded yet" in _shown(app)["text/html"]
 
 
 def test_unreadable_database_is_a_clear_message_not_a_traceback(cfg):
@@ -53,25 +59,27 @@ def test_large_database_loads_only_what_is_shown(cfg):
     app = _app(cfg)
     assert "BTC/USD" in app.trades.value
     app.period.value = "1 day"  # filters re-query
-    assert len(app.figure.children[0].data[0].x) == 288
+    equity, drawdown = _shown(app)[PLOTLY_MIME]["data"]
+    assert len(equity["x"]) == len(drawdown["y"]) == 288 and min(drawdown["y"]) <= 0 == max(drawdown["y"])
     app.symbol.options = ["all", "ETH/USD"]
     app.symbol.value = "ETH/USD"
     assert "BTC/USD" not in app.trades.value and "ETH/USD" in app.trades.value
 
 
-def test_refreshing_does_not_pile_up_widgets(cfg):
+def test_refreshing_creates_no_widgets_and_redraws_only_on_new_data(cfg):
     import ipywidgets as w
 
     seed_large(cfg, trades=500, days=3)
     app = _app(cfg)
-    first = app.figure.children[0]
+    first = app.figure.outputs
     before = len(w.Widget.widgets)
     for _ in range(5):
         app.refresh()
-    assert app.figure.children[0] is first  # unchanged data: the plot is not rebuilt
-    app.period.value = "1 day"  # changed data: a new plot, the old one closed
-    assert first.comm is None and app.figure.children[0] is not first
-    assert len(w.Widget.widgets) <= before + 2
+    assert app.figure.outputs is first  # unchanged data: the plot is not redrawn
+    app.period.value = "1 day"  # changed data: a new plot
+    assert app.figure.outputs is not first
+    assert len(_shown(app)[PLOTLY_MIME]["data"][0]["x"]) == 288
+    assert len(w.Widget.widgets) == before
 
 
 def test_a_refresh_that_changes_nothing_sends_nothing(cfg):

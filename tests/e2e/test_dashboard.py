@@ -9,14 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from lab.cli.dashboard_cmds import free_port, voila_command, wait_until_serving
 from lab.store.db import session_scope
-from lab.store.models import EngineState, EngineTrade, HealthRecord, Position, RiskEvent
+from lab.store.models import EngineState, EngineTrade, EquitySnapshot, HealthRecord, Position, RiskEvent
 from lab.trading.ledger import RuntimeState
 from tests.trading.helpers import ROOT, make_project
 
@@ -75,6 +75,18 @@ def seed(cfg) -> None:
             initial_capital=10_000, cash=9_000, peak_equity=10_500, day_start_equity=10_100, last_bar=when
         )
         s.add(EngineState(mode="paper", state=state.model_dump(mode="json")))
+        for k in range(48):  # the last four hours of 5m equity
+            equity = 10_000 + 25 * k - (300 if k > 40 else 0)
+            s.add(
+                EquitySnapshot(
+                    mode="paper",
+                    kind="bar",
+                    bar_time=when - timedelta(minutes=5 * (47 - k)),
+                    equity=equity,
+                    cash=9_000,
+                    positions_value=equity - 9_000,
+                )
+            )
         for component, status in (("feed", "degraded"), ("broker", "healthy"), ("strategy", "healthy")):
             s.add(
                 HealthRecord(
@@ -139,6 +151,10 @@ def test_status_page_shows_seeded_positions_health_and_alerts(dashboard, browser
     body = page.inner_text("body")
     assert "SOL/USD" in body and "degraded" in body and "stale data: seeded" in body
     assert "drawdown from peak" in body and "max_drawdown" in body
+    # The equity chart is drawn once the page has painted (lab.dashboard.painted): both traces appear.
+    page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=30_000)
+    assert page.locator(".js-plotly-plot .scatterlayer .trace").count() == 2
+    assert "drawing the equity chart" not in page.inner_text("body")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "status.png"), full_page=True)
 
