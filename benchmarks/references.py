@@ -235,3 +235,81 @@ def flat_loop(
                 pending = "exit" if size > 0 else ""
         prev_above = above
     return cash + size * c[-1], trades
+
+
+def backtrader_run(
+    frame: object, fee: float, slip: float, cash: float, frac: float, sl: float, tp: float
+) -> tuple[float, int]:
+    """Final equity and closed trades of the same strategy in backtrader, the widely used event-driven
+    Python framework, written the way its documentation does: TA indicators as lines, a market entry
+    filled at the next open, stop-loss and take-profit as OCO orders at the fill price (active from the
+    next bar), a market exit on the exit signal. Sizes use the signal bar's close (backtrader sizes before
+    the fill), so its trades are close to, not identical with, the lab's."""
+    import backtrader as bt
+
+    class EmaRsiVolumeBt(bt.Strategy):
+        def __init__(self) -> None:
+            self.cross = bt.ind.CrossOver(bt.ind.EMA(period=9), bt.ind.EMA(period=21))
+            self.rsi = bt.ind.RSI(period=14, safediv=True)
+            self.volume_avg = bt.ind.SMA(self.data.volume, period=20)
+            self.exits: list = []
+            self.filled = None
+
+        def notify_order(self, order: object) -> None:
+            if order.status == order.Completed and order.isbuy():
+                self.filled = order.executed  # the stops go in at this bar's close, active from the next
+
+        def next(self) -> None:
+            if len(self) <= WARMUP:
+                return
+            if self.position and self.filled is not None:
+                price, size = self.filled.price, self.filled.size
+                stop = self.sell(exectype=bt.Order.Stop, price=price * (1 - sl), size=size)
+                self.exits = [
+                    stop,
+                    self.sell(exectype=bt.Order.Limit, price=price * (1 + tp), size=size, oco=stop),
+                ]
+                self.filled = None
+            if not self.position:
+                if self.cross[0] > 0 and self.rsi[0] < 70 and self.data.volume[0] >= 1.2 * self.volume_avg[0]:
+                    self.buy(size=self.broker.getcash() * frac / (1 + fee) / self.data.close[0])
+            elif self.cross[0] < 0 or self.rsi[0] > 80:
+                for order in self.exits:
+                    self.cancel(order)
+                self.close()
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+    cerebro.addstrategy(EmaRsiVolumeBt)
+    cerebro.broker.setcash(cash)
+    cerebro.broker.setcommission(commission=fee)
+    cerebro.broker.set_slippage_perc(slip, slip_open=True, slip_limit=False)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
+    (strategy,) = cerebro.run()
+    closed = strategy.analyzers.trades.get_analysis().get("total", {}).get("closed", 0)
+    return cerebro.broker.getvalue(), int(closed)
+
+
+def _backtrader_child(n_bars: int) -> None:
+    """Run backtrader on the benchmark's bars in this process and print its time and trades as JSON.
+    The benchmark runs it in a child process: backtrader keeps every line of a million bars in Python
+    objects (~1 GB), which would otherwise count in the lab's memory figures."""
+    import json
+    import time
+
+    import pandas as pd
+
+    from lab.market.sample import generate
+
+    start = pd.Timestamp("2015-01-01", tz="UTC")
+    frame = generate("BTC/USD", "5m", start, start + pd.Timedelta(minutes=5 * n_bars), 1, gap_rate=0)
+    naive = frame.set_axis(frame.index.tz_localize(None))
+    t0 = time.perf_counter()
+    _, trades = backtrader_run(naive, 0.004, 0.0005, 10_000.0, 0.25, 0.03, 0.06)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "trades": trades}))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _backtrader_child(int(sys.argv[1]))

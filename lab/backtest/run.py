@@ -11,8 +11,8 @@ import pandas as pd
 import xxhash
 
 from lab.backtest import metrics as m
+from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.simulate import ExecutionModel, execution_arrays, level_at, simulate
-from lab.backtest.value import portfolio_value
 from lab.core.config import LabConfig
 from lab.core.contract import TRADE_COLUMNS, Signals, StrategyParams
 from lab.core.errors import LabError
@@ -86,13 +86,14 @@ def extract_trades(
     signals: dict[str, Signals],
     model: ExecutionModel,
     arrays: dict[str, np.ndarray] | None = None,
+    records: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """vectorbt's trade records as a frame, with the exit reason inferred from how the exit was priced:
     at the bar's open on an exit signal ("signal"), else by a stop ("take_profit" above the entry for a
     fixed take-profit, "trailing_stop" or "stop_loss")."""
     symbols = list(candles)
     index = candles[symbols[0]].index
-    rec = pf.trades.records_arr
+    rec = records if records is not None else exit_trades(pf)
     if len(rec) == 0:
         return pd.DataFrame(columns=TRADE_COLUMNS)
     col, entry_idx, exit_idx = rec["col"], rec["entry_idx"], rec["exit_idx"]
@@ -174,8 +175,9 @@ def backtest(
     pf = simulate(candles, signals, model, freq=pandas_freq(timeframe), arrays=arrays)
     index = candles[next(iter(candles))].index
     equity = pd.Series(portfolio_value(pf)[:, 0], index=index, name="equity")
-    trades = extract_trades(pf, candles, signals, model, arrays)
-    in_market = pd.Series(bars_in_market(pf.trades.records_arr, len(equity)), index=equity.index)
+    records = exit_trades(pf)
+    trades = extract_trades(pf, candles, signals, model, arrays, records)
+    in_market = pd.Series(bars_in_market(records, len(equity)), index=equity.index)
     if trade_after is not None:
         equity, in_market = (
             equity.loc[equity.index > trade_after],

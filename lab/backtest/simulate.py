@@ -121,6 +121,14 @@ def execution_arrays(candles: dict[str, pd.DataFrame], signals: dict[str, Signal
     return out
 
 
+def order_bound(entries: np.ndarray) -> int:
+    """Most orders a simulation can produce (vectorbt's max_orders, a total over columns): a buy per
+    entry signal and at most one sell per buy, as positions never accumulate. vectorbt otherwise
+    reserves a record per bar and column (72 MB per million bars, 720 MB per 100-column sweep chunk of
+    100,000 bars) and frees it again; a simulation that needed more would stop with an IndexError."""
+    return int(2 * np.count_nonzero(entries)) + 1
+
+
 def price_matrix(candles: dict[str, pd.DataFrame], field: str) -> np.ndarray:
     """One price field as a (bars, symbols) array; a single symbol's column is a view, not a copy."""
     columns = [candles[s][field].to_numpy(dtype=np.float64) for s in candles]
@@ -192,6 +200,7 @@ def simulate(
         cash_sharing=True,
         group_by=True,
         freq=freq,
+        max_orders=order_bound(arrs["entries"]),
     )
 
 
@@ -238,4 +247,5 @@ def simulate_columns(
         stop_exit_price="stopmarket",
         init_cash=model.init_cash,
         freq=freq,
+        max_orders=order_bound(entries),
     )

@@ -16,9 +16,9 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from lab.backtest import metrics as m
+from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.run import backtest
 from lab.backtest.simulate import ExecutionModel, execution_signals, next_bar, simulate_columns
-from lab.backtest.value import portfolio_value
 from lab.core.contract import StrategyParams
 from lab.core.sharpe import deflated_sharpe
 from lab.core.timeframes import bars_per_day, pandas_freq
@@ -49,7 +49,7 @@ def _column_metrics(pf: Any, index: pd.DatetimeIndex, days_per_year: int) -> tup
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = np.where(std > 0, daily.mean(axis=0) / std * np.sqrt(days_per_year), np.nan)
     peak = np.maximum.accumulate(values, axis=0)
-    rec = pf.trades.records_arr
+    rec = exit_trades(pf)
     closed = rec[rec["status"] == 1]
     n_cols = values.shape[1]
     n_trades = np.bincount(closed["col"], minlength=n_cols)

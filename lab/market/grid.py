@@ -18,7 +18,7 @@ def fill_gaps(candles: pd.DataFrame, timeframe: str, index: pd.DatetimeIndex | N
             candles.index[0], candles.index[-1], freq=pandas_freq(timeframe), name=candles.index.name
         )
     )
-    if candles.index.equals(grid) and not candles[["open", "close"]].isna().to_numpy().any():
+    if candles.index.equals(grid) and not (candles["open"].isna().any() or candles["close"].isna().any()):
         # Already complete: nothing to fill (copy-on-write keeps the caller's frame safe).
         return candles.copy(deep=False).rename_axis(grid.name)
     out = candles.reindex(grid)

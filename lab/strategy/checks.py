@@ -20,7 +20,7 @@ def _check_bool_series(name: str, values: object, index: pd.Index, where: str) -
             f"{where}: {name} has {len(values)} rows on a different index; expected {len(index)} "
             f"rows aligned to the candles"
         )
-    if values.isna().any():
+    if values.dtype != bool and values.isna().any():  # a bool column cannot hold NaN
         first = values.index[values.isna().to_numpy()][0]
         raise StrategyError(f"{where}: {name} has {int(values.isna().sum())} NaN value(s), first at {first}")
     if values.dtype != bool:

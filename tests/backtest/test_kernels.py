@@ -1,4 +1,4 @@
-"""The lab's array path to equity and exposure gives vectorbt's own numbers (pf.value(), asset_value)."""
+"""The lab's array path to equity, trades and exposure gives vectorbt's own numbers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.run import backtest, bars_in_market
 from lab.backtest.simulate import ExecutionModel, simulate_columns
-from lab.backtest.value import portfolio_value
 from lab.market.sample import generate
 from lab.strategy.loader import load_strategy
 
@@ -31,7 +31,8 @@ def test_shared_cash_value_and_exposure_match_vectorbt(max_open):
     assert np.isnan(np.asarray(pf.close)[:, 2]).any()
     np.testing.assert_allclose(res.equity.to_numpy(), pf.value().to_numpy(), rtol=1e-12, atol=0)
     held = (pf.asset_value(group_by=False) > 0).any(axis=1).to_numpy()
-    np.testing.assert_array_equal(bars_in_market(pf.trades.records_arr, len(held)), held)
+    np.testing.assert_array_equal(exit_trades(pf), pf.trades.records_arr)
+    np.testing.assert_array_equal(bars_in_market(exit_trades(pf), len(held)), held)
     assert 0 < held.mean() < 1
 
 
@@ -47,4 +48,5 @@ def test_independent_columns_value_matches_vectorbt():
     values = portfolio_value(pf)
     assert values.shape == (n, 4)
     np.testing.assert_allclose(values, pf.value().to_numpy(), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(exit_trades(pf), pf.trades.records_arr)
     assert len(set(np.round(values[-1], 6))) == 4  # the columns really differ

@@ -1,10 +1,11 @@
-"""Portfolio value (equity) of a vectorbt simulation as a plain array, from vectorbt's own kernels.
+"""Equity and trade records of a vectorbt simulation as plain arrays, from vectorbt's own kernels.
 
 `Portfolio.value()` wraps every intermediate result (asset flow, assets, cash flow, cash, asset value)
 in pandas with vectorbt's ArrayWrapper: ~80 ms of wrapper overhead per million bars for one column,
-and ~1.6 s per 100-column sweep chunk, several times the simulation itself. This module calls the same
-engine-neutral kernels (`vectorbt.portfolio.dispatch`, Rust when vectorbt-rust is installed) in the
-same order on raw arrays, so the numbers are vectorbt's; a test checks them against `pf.value()` for
+and ~1.6 s per 100-column sweep chunk, several times the simulation itself; `Portfolio.trades` builds
+records objects around one kernel call. This module calls the same engine-neutral kernels
+(`vectorbt.portfolio.dispatch`, Rust when vectorbt-rust is installed) in the same order on raw
+arrays, so the numbers are vectorbt's; tests check them against `pf.value()` and `pf.trades` for
 grouped (shared cash) and per-column portfolios.
 """
 
@@ -58,3 +59,10 @@ def portfolio_value(pf: Any) -> np.ndarray:
     else:
         cash = dispatch.cash(cash_flow, init_cash)
     return dispatch.value(cash, asset_value)
+
+
+def exit_trades(pf: Any) -> np.ndarray:
+    """`pf.trades.records_arr` (exit trades, vectorbt's default trade type) as a structured array."""
+    close = np.asarray(pf.close, dtype=np.float64).reshape(pf.wrapper.shape_2d[0], -1)
+    close = np.broadcast_to(close, pf.wrapper.shape_2d) if close.shape != pf.wrapper.shape_2d else close
+    return dispatch.get_exit_trades(pf.order_records, close, pf.orders.col_mapper.col_map)
