@@ -104,3 +104,22 @@ def test_a_refresh_that_changes_nothing_sends_nothing(cfg):
         widget.observe(lambda change, name=widget: sent.append(change["name"]), names=None)
     app.refresh()
     assert sent == []
+
+
+def test_deferred_chart_waits_for_the_page_to_report_it_has_painted(cfg):
+    from lab.dashboard.painted import PagePainted
+
+    seed_large(cfg, trades=500, days=3)
+    if not cfg.notebooks_dir.exists():
+        shutil.copytree(ROOT / "notebooks", cfg.notebooks_dir)
+    app = StatusApp(cfg, refresh_seconds=60, defer_plot=True)
+    assert "drawing the equity chart" in _shown(app)["text/html"]
+    placeholder = app.figure.outputs
+    app.refresh()
+    assert app.figure.outputs is placeholder  # refreshes before the page paints send nothing
+    (painted,) = [c for c in app.widget.children if isinstance(c, PagePainted)]
+    painted._received(painted, {"event": "other"}, [])
+    assert app.figure.outputs is placeholder
+    painted._received(painted, {"event": "painted"}, [])  # what the page's script sends
+    equity, drawdown = _shown(app)[PLOTLY_MIME]["data"]
+    assert len(equity["x"]) > 100 and len(equity["x"]) == len(drawdown["y"])
