@@ -14,37 +14,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from vectorbt.portfolio import dispatch
 from vectorbt.portfolio.enums import Direction
 
 
-def _filled(close: np.ndarray) -> np.ndarray:
-    """Forward- then backward-filled close per column, as `Portfolio.get_filled_close` does."""
-    if not np.isnan(close).any():
-        return close
-    out = np.array(close, dtype=np.float64, copy=True)
-    for j in range(out.shape[1]):  # few columns; each fill is vectorized
-        col = out[:, j]
-        valid = ~np.isnan(col)
-        if not valid.any():
-            continue
-        last = np.where(valid, np.arange(len(col)), 0)
-        np.maximum.accumulate(last, out=last)
-        col[:] = col[last]
-        first = int(np.argmax(valid))
-        col[:first] = col[first]
-    return out
+def _close(pf: Any) -> np.ndarray:
+    """The simulation's close as a (bars, columns) array (vectorbt keeps it as a wrapped frame)."""
+    shape = pf.wrapper.shape_2d
+    close = np.asarray(pf.close, dtype=np.float64).reshape(shape[0], -1)
+    return np.broadcast_to(close, shape) if close.shape != shape else close
 
 
 def portfolio_value(pf: Any) -> np.ndarray:
     """`pf.value()` as a (bars, groups) array for grouped portfolios, else (bars, columns)."""
     shape = pf.wrapper.shape_2d
-    close = np.asarray(pf.close, dtype=np.float64).reshape(shape[0], -1)
     records = pf.order_records
     col_map = pf.orders.col_mapper.col_map
     assets = dispatch.assets(dispatch.asset_flow(shape, records, col_map, Direction.Both))
-    close = np.broadcast_to(close, shape) if close.shape != shape else close
-    filled = _filled(close) if pf.fillna_close else close
+    filled = _close(pf)
+    if pf.fillna_close and np.isnan(filled).any():  # as Portfolio.get_filled_close
+        filled = pd.DataFrame(filled).ffill().bfill().to_numpy()
     if np.isnan(filled).any():  # vectorbt: a NaN price of an asset not held is worth nothing
         filled = np.where(assets == 0, 0.0, filled)
     asset_value = dispatch.asset_value(filled, assets)
@@ -63,6 +53,4 @@ def portfolio_value(pf: Any) -> np.ndarray:
 
 def exit_trades(pf: Any) -> np.ndarray:
     """`pf.trades.records_arr` (exit trades, vectorbt's default trade type) as a structured array."""
-    close = np.asarray(pf.close, dtype=np.float64).reshape(pf.wrapper.shape_2d[0], -1)
-    close = np.broadcast_to(close, pf.wrapper.shape_2d) if close.shape != pf.wrapper.shape_2d else close
-    return dispatch.get_exit_trades(pf.order_records, close, pf.orders.col_mapper.col_map)
+    return dispatch.get_exit_trades(pf.order_records, _close(pf), pf.orders.col_mapper.col_map)

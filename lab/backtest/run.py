@@ -12,7 +12,7 @@ import xxhash
 
 from lab.backtest import metrics as m
 from lab.backtest.kernels import exit_trades, portfolio_value
-from lab.backtest.simulate import ExecutionModel, execution_arrays, level_at, simulate
+from lab.backtest.simulate import ExecutionModel, execution_arrays, level_at, price_matrix, simulate
 from lab.core.config import LabConfig
 from lab.core.contract import TRADE_COLUMNS, Signals, StrategyParams
 from lab.core.errors import LabError
@@ -98,7 +98,7 @@ def extract_trades(
         return pd.DataFrame(columns=TRADE_COLUMNS)
     col, entry_idx, exit_idx = rec["col"], rec["entry_idx"], rec["exit_idx"]
     closed = rec["status"] == 1
-    opens = np.column_stack([candles[s]["open"].to_numpy() for s in symbols])
+    opens = price_matrix(candles, "open")
     trailing = np.array([signals[s].trailing for s in symbols])[col]
     has_tp = np.array([signals[s].take_profit is not None for s in symbols])[col]
     arrs = arrays if arrays is not None else execution_arrays(candles, signals)
@@ -110,7 +110,7 @@ def extract_trades(
     sl, tp = level_at(arrs["sl"], entry_idx, col), level_at(arrs["tp"], entry_idx, col)
     entry, open_at_exit = rec["entry_price"], opens[exit_idx, col]
     peak = entry.copy()
-    highs = np.column_stack([candles[s]["high"].to_numpy() for s in symbols])
+    highs = price_matrix(candles, "high")
     for k in np.flatnonzero(at_signal & trailing & (exit_idx > entry_idx)):
         peak[k] = max(entry[k], highs[entry_idx[k] : exit_idx[k], col[k]].max())
     with np.errstate(invalid="ignore"):  # NaN levels (no stop, no target) compare False

@@ -93,6 +93,20 @@ def execution_signals(
     return e & ~both, x & ~both
 
 
+def execution_level(value: pd.Series | float | None) -> np.ndarray:
+    """A stop or target fraction on execution bars: a per-bar series moved one bar later, a constant
+    (or None: NaN, no level) as a one-element array that broadcasts."""
+    if isinstance(value, pd.Series):
+        return next_bar(value.to_numpy(dtype=float), np.nan)
+    return np.full(1, np.nan if value is None else float(value))
+
+
+def stack_columns(columns: list[np.ndarray]) -> np.ndarray:
+    """Columns side by side; constant columns (length 1) stay one row unless another column varies."""
+    n = max(len(c) for c in columns)
+    return np.column_stack([np.broadcast_to(c, n) if len(c) != n else c for c in columns])
+
+
 def execution_arrays(candles: dict[str, pd.DataFrame], signals: dict[str, Signals]) -> dict[str, np.ndarray]:
     """Signals moved to the bar they execute on (the next bar of the same symbol), as (bars, symbols)
     arrays aligned on the shared grid. A constant stop or target stays a (1, symbols) row, which
@@ -107,18 +121,9 @@ def execution_arrays(candles: dict[str, pd.DataFrame], signals: dict[str, Signal
         entries[:, j], exits[:, j] = execution_signals(
             sig.entries.to_numpy(), sig.exits.to_numpy(), ~np.isnan(candles[sym]["open"].to_numpy())
         )
-        for key, value in (("sl", sig.stop_loss), ("tp", sig.take_profit)):
-            if isinstance(value, pd.Series):
-                levels[key].append(next_bar(value.to_numpy(dtype=float), np.nan))
-            else:
-                levels[key].append(np.array([np.nan if value is None else float(value)]))
-    out = {"entries": entries, "exits": exits}
-    for key, columns in levels.items():
-        if all(len(c) == 1 for c in columns):
-            out[key] = np.array([c[0] for c in columns])[None, :]
-        else:
-            out[key] = np.column_stack([np.broadcast_to(c, n) for c in columns])
-    return out
+        levels["sl"].append(execution_level(sig.stop_loss))
+        levels["tp"].append(execution_level(sig.take_profit))
+    return {"entries": entries, "exits": exits} | {k: stack_columns(c) for k, c in levels.items()}
 
 
 def order_bound(entries: np.ndarray) -> int:
@@ -153,8 +158,8 @@ def simulate(
 
     symbols = list(candles)
     # vectorbt turns a tz-aware index into an array of Timestamp objects on every result it wraps
-    # (~1.8 s per million bars each time); a naive index holding UTC times avoids it. Callers get UTC
-    # back through utc_index().
+    # (~1.8 s per million bars each time); a naive index holding UTC times avoids it. Results are read
+    # back as arrays (lab.backtest.kernels) and put on the candles' UTC index.
     naive = candles[symbols[0]].index.tz_convert("UTC").tz_localize(None)
     open_, high, low, close = (price_matrix(candles, f) for f in ("open", "high", "low", "close"))
     # Only close carries the index: vectorbt builds its wrapper from it, and plain arrays for the rest
@@ -202,11 +207,6 @@ def simulate(
         freq=freq,
         max_orders=order_bound(arrs["entries"]),
     )
-
-
-def utc_index(obj: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
-    """A vectorbt result with its naive index read back as UTC."""
-    return obj.set_axis(obj.index.tz_localize("UTC"))
 
 
 def simulate_columns(

@@ -18,7 +18,13 @@ from tqdm.auto import tqdm
 from lab.backtest import metrics as m
 from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.run import backtest
-from lab.backtest.simulate import ExecutionModel, execution_signals, next_bar, simulate_columns
+from lab.backtest.simulate import (
+    ExecutionModel,
+    execution_level,
+    execution_signals,
+    simulate_columns,
+    stack_columns,
+)
 from lab.core.contract import StrategyParams
 from lab.core.sharpe import deflated_sharpe
 from lab.core.timeframes import bars_per_day, pandas_freq
@@ -69,31 +75,18 @@ def _column_metrics(pf: Any, index: pd.DatetimeIndex, days_per_year: int) -> tup
     return table, daily
 
 
-def _fraction_array(value: Any, n: int) -> np.ndarray:
-    if isinstance(value, pd.Series):
-        return next_bar(value.to_numpy(dtype=float), np.nan)
-    return np.full(1, np.nan if value is None else float(value))  # constant: one row, broadcast by vectorbt
-
-
-def _stack(columns: list[np.ndarray]) -> np.ndarray:
-    """Columns side by side; constant columns (length 1) stay one row unless another column varies."""
-    n = max(len(c) for c in columns)
-    return np.column_stack([np.broadcast_to(c, n) if len(c) != n else c for c in columns])
-
-
 def _execution_columns(strategy: Any, frame: pd.DataFrame, where: str) -> tuple[np.ndarray, ...]:
     """One combination's signals moved to their execution bars, as numpy columns (the lean path of
     execution_arrays for a single gap-filled symbol)."""
     sig = compute_signals(strategy, frame, where)
-    n = len(frame)
     entries, exits = execution_signals(
         sig.entries.to_numpy(), sig.exits.to_numpy(), frame["open"].notna().to_numpy()
     )
     return (
         entries,
         exits,
-        _fraction_array(sig.stop_loss, n),
-        _fraction_array(sig.take_profit, n),
+        execution_level(sig.stop_loss),
+        execution_level(sig.take_profit),
         sig.trailing,
     )
 
@@ -116,7 +109,7 @@ def _sweep_chunk(
     where = f"{loaded.path.name} on {symbol}"
     with indicator_cache():
         cols = [_execution_columns(loaded.cls(p), frame, where) for p in params]
-    stack = [_stack([c[k] for c in cols]) for k in range(4)]
+    stack = [stack_columns([c[k] for c in cols]) for k in range(4)]
     pf = simulate_columns(
         frame, *stack, cols[0][4], model, model.fees[symbol], pandas_freq(loaded.cls.timeframe)
     )

@@ -20,11 +20,15 @@ from lab.dashboard.render import CSS, badge, limit_bar, table
 from lab.store.db import readonly_engine
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-PLACEHOLDER = {
-    "output_type": "display_data",
-    "data": {"text/html": "<div class='lab-empty'>drawing the equity chart…</div>", "text/plain": "…"},
-    "metadata": {},
-}
+
+
+def _output(data: dict[str, Any]) -> dict[str, Any]:
+    """One entry of an Output widget's outputs: a mime bundle to display."""
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def _note(text: str) -> dict[str, Any]:
+    return _output({"text/html": f"<div class='lab-empty'>{text}</div>", "text/plain": text})
 
 
 def equity_figure(eq: Any) -> go.Figure | None:
@@ -53,12 +57,10 @@ def figure_output(fig: go.Figure | None) -> dict[str, Any]:
     extension the page loads anyway). A FigureWidget would carry plotly.js (~5 MB) in its own widget
     state to every page, which made the first render ~2 s slower."""
     if fig is None:
-        data = {"text/html": "<div class='lab-empty'>no equity recorded yet</div>", "text/plain": "no equity"}
-    else:
-        spec = json.loads(fig.to_json())
-        spec["config"] = {"displaylogo": False}
-        data = {PLOTLY_MIME: spec, "text/plain": "equity and drawdown"}
-    return {"output_type": "display_data", "data": data, "metadata": {}}
+        return _note("no equity recorded yet")
+    spec = json.loads(fig.to_json())
+    spec["config"] = {"displaylogo": False}
+    return _output({PLOTLY_MIME: spec, "text/plain": "equity and drawdown"})
 
 
 def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
@@ -80,7 +82,8 @@ class StatusApp:
         (lab.dashboard.painted), so the chart's plotly.js does not hold back the page's first render."""
         self.config, self.mode, self.refresh_seconds = config, mode, refresh_seconds
         self.plot_ready = not defer_plot
-        self._pending_equity: Any = None
+        self._pending_equity: Any = None  # the data of a chart not drawn yet
+        self._equity_key: tuple | None = None  # what the drawn chart shows
         self.db = readonly_engine(config.db_url)
         self.refreshes = 0
         self.header = w.HTML()
@@ -99,6 +102,8 @@ class StatusApp:
         self.positions, self.trades, self.signals = w.HTML(), w.HTML(), w.HTML()
         self.jobs, self.fresh = w.HTML(), w.HTML()
         self.figure = w.Output(layout=w.Layout(width="100%", min_height="360px"))
+        if defer_plot:
+            self.figure.outputs = (_note("drawing the equity chart…"),)
         for button, command in ((self.pause, "pause"), (self.resume, "resume"), (self.stop, "stop")):
             button.on_click(lambda _b, c=command: self.send(c))
         self.run_nb.on_click(lambda _b: self.send("run_notebook", notebook=self.notebook.value))
@@ -261,11 +266,9 @@ class StatusApp:
             float(eq["equity"].iloc[-1]) if len(eq) else 0.0,
         )
         if not self.plot_ready:
-            if self._pending_equity is None:
-                self.figure.outputs = (PLACEHOLDER,)
             self._pending_equity = eq
             return
-        if key == getattr(self, "_equity_key", None):
+        if key == self._equity_key:
             return
         self._equity_key = key
         self.figure.outputs = (figure_output(equity_figure(eq)),)
@@ -277,7 +280,6 @@ class StatusApp:
         self.plot_ready = True
         if self._pending_equity is not None:
             self._show_equity(self._pending_equity)
-            self._pending_equity = None
 
     def _risk(self, view: q.EngineView | None, eq: Any, pos: Any) -> str:
         if view is None:

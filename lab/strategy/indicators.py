@@ -121,17 +121,18 @@ def regime(candles: pd.DataFrame, period: int = 14, trend_threshold: float = 25.
     return pd.Series(labels, index=candles.index, name="regime")
 
 
-def crossed_above(a: pd.Series, b: pd.Series) -> pd.Series:
-    """True on the bar where a moves from <= b to > b (False where either side is NaN)."""
-    x, y = _arr(a), _arr(b)
+def _crossed(a: pd.Series, b: pd.Series, above: bool) -> pd.Series:
+    x, y = (_arr(a), _arr(b)) if above else (_arr(b), _arr(a))
     before = np.zeros(len(x), dtype=bool)
     before[1:] = x[:-1] <= y[:-1]
     return pd.Series((x > y) & before, index=a.index, copy=False)
 
 
+def crossed_above(a: pd.Series, b: pd.Series) -> pd.Series:
+    """True on the bar where a moves from <= b to > b (False where either side is NaN)."""
+    return _crossed(a, b, above=True)
+
+
 def crossed_below(a: pd.Series, b: pd.Series) -> pd.Series:
     """True on the bar where a moves from >= b to < b (False where either side is NaN)."""
-    x, y = _arr(a), _arr(b)
-    before = np.zeros(len(x), dtype=bool)
-    before[1:] = x[:-1] >= y[:-1]
-    return pd.Series((x < y) & before, index=a.index, copy=False)
+    return _crossed(a, b, above=False)
