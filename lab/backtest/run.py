@@ -11,6 +11,8 @@ import pandas as pd
 import xxhash
 
 from lab.backtest import metrics as m
+from lab.backtest.kelly_sizing import flat_at_entry
+from lab.backtest.kelly_sizing import plan as kelly_plan
 from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.simulate import ExecutionModel, execution_arrays, level_at, price_matrix, simulate
 from lab.core.config import LabConfig
@@ -77,6 +79,7 @@ def execution_model(config: LabConfig, symbols: list[str]) -> ExecutionModel:
         init_cash=bt.initial_cash,
         position_fraction=bt.position_fraction,
         max_open=bt.max_open_positions,
+        kelly=config.sizing.rule() if config.sizing.method == "kelly" else None,
     )
 
 
@@ -172,7 +175,12 @@ def backtest(
             for s, sig in signals.items()
         }
     arrays = execution_arrays(candles, signals)
-    pf = simulate(candles, signals, model, freq=pandas_freq(timeframe), arrays=arrays)
+    freq = pandas_freq(timeframe)
+    kelly = None
+    if model.kelly is not None:
+        kelly = kelly_plan(candles, signals, model, model.kelly, freq, arrays)
+        arrays = arrays | {"entries": kelly.entries}
+    pf = simulate(candles, signals, model, freq=freq, arrays=arrays, size=kelly.size if kelly else None)
     index = candles[next(iter(candles))].index
     equity = pd.Series(portfolio_value(pf)[:, 0], index=index, name="equity")
     records = exit_trades(pf)
@@ -185,6 +193,10 @@ def backtest(
         )
     mean_fee = float(np.mean(list(model.fees.values())))
     metrics = m.compute_metrics(equity, trades, in_market, mean_fee, model.slippage, days_per_year)
+    extra: dict[str, Any] = {}
+    if kelly is not None:
+        extra["sizing"] = flat_at_entry(kelly.decisions, records)
+        extra["signal_record"] = kelly.record
     return BacktestResult(
         loaded,
         params,
@@ -198,6 +210,7 @@ def backtest(
         metrics,
         data_hash(candles),
         model,
+        extra,
     )
 
 

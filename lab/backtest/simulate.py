@@ -25,6 +25,7 @@ import pandas as pd
 from numba import njit
 
 from lab.core.contract import Signals
+from lab.core.kelly import KellyRule
 
 NO_LIMIT = 1_000_000
 
@@ -71,6 +72,9 @@ class ExecutionModel:
     init_cash: float
     position_fraction: float
     max_open: int = NO_LIMIT
+    kelly: KellyRule | None = (
+        None  # size entries by Kelly (lab.backtest.kelly_sizing) instead of the fraction
+    )
 
 
 def next_bar(values: np.ndarray, fill: object) -> np.ndarray:
@@ -151,9 +155,11 @@ def simulate(
     model: ExecutionModel,
     freq: str,
     arrays: dict[str, np.ndarray] | None = None,
+    size: np.ndarray | None = None,
 ) -> object:
     """One portfolio over all symbols with shared cash; candles must share one (gap-filled) index.
-    `arrays` are this run's execution_arrays when the caller already has them."""
+    `arrays` are this run's execution_arrays when the caller already has them; `size` a (bars,
+    symbols) share of free cash per entry bar instead of the model's constant fraction."""
     import vectorbt as vbt
 
     symbols = list(candles)
@@ -191,7 +197,7 @@ def simulate(
         open=open_,
         high=high,
         low=low,
-        size=model.position_fraction,
+        size=model.position_fraction if size is None else size,
         size_type="percent",
         direction="longonly",
         fees=np.array([model.fees[s] for s in symbols])[None, :],

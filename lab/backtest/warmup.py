@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 
 
@@ -30,6 +31,10 @@ def warm() -> float:
     pf = simulate(candles, signals, model, "5min")
     assert list(extract_trades(pf, candles, signals, model).columns) == TRADE_COLUMNS
     pf.value()
+    # Kelly sizing passes a per-bar size array: another compiled specialization
+    size = np.full((len(frame_index := candles["BTC/USD"].index), len(candles)), 0.05)
+    assert len(frame_index) == len(size)
+    simulate(candles, signals, model, "5min", size=size).value()
     frame = candles["BTC/USD"]
     entries = signals["BTC/USD"].entries.to_numpy()[:, None].repeat(2, axis=1)
     pfc = simulate_columns(

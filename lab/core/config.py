@@ -12,11 +12,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lab.core.errors import ConfigError
+from lab.core.kelly import KellyRule
 from lab.core.timeframes import timeframe_ms
 
 ENV_PREFIX = "LAB_"
@@ -118,6 +119,36 @@ class BacktestConfig(Frozen):
     annualization_days: int = Field(365, ge=1, le=366)
 
 
+class SizingConfig(Frozen):
+    """How entries are sized, in the backtester and the engine alike (lab.core.kelly)."""
+
+    method: Literal["fixed", "kelly"] = "fixed"  # fixed: backtest.position_fraction of free cash
+    kelly_fraction: float = Field(0.25, gt=0, le=1)  # the fractional-Kelly multiple
+    max_fraction: float = Field(0.15, gt=0, le=1)  # cap on the allocated fraction
+    min_fraction: float = Field(0.02, ge=0, lt=1)  # below this the trade is skipped, never floored up
+    min_trades: int = Field(30, ge=2, le=100_000)  # closed trades before Kelly replaces the fallback
+    fallback_fraction: float = Field(0.05, gt=0, le=1)  # fixed fraction until min_trades exist
+    shrink: bool = True  # shrink f* for estimation error (Baker & McHale), see lab.core.kelly
+
+    @model_validator(mode="after")
+    def _order(self) -> SizingConfig:
+        if self.min_fraction > self.max_fraction:
+            raise ValueError(
+                f"min_fraction {self.min_fraction} must not exceed max_fraction {self.max_fraction}"
+            )
+        return self
+
+    def rule(self) -> KellyRule:
+        return KellyRule(
+            kelly_fraction=self.kelly_fraction,
+            max_fraction=self.max_fraction,
+            min_fraction=self.min_fraction,
+            min_trades=self.min_trades,
+            fallback_fraction=self.fallback_fraction,
+            shrink=self.shrink,
+        )
+
+
 class PipelineConfig(Frozen):
     kernel_name: str = "lab"
     cell_timeout: int = Field(600, ge=1)
@@ -170,6 +201,7 @@ class LabConfig(Frozen):
     sample: SampleConfig = SampleConfig()
     fees: FeesConfig = FeesConfig()
     backtest: BacktestConfig = BacktestConfig()
+    sizing: SizingConfig = SizingConfig()
     pipeline: PipelineConfig = PipelineConfig()
     engine: EngineConfig = EngineConfig()
     risk: RiskConfig = RiskConfig()

@@ -254,6 +254,23 @@ class RiskEvent(Base):
     detail: Mapped[str] = mapped_column(Text)
 
 
+class SizingRecord(Base):
+    """One sizing decision of the engine (a Kelly sizer's inputs and outcome, skips included)."""
+
+    __tablename__ = "sizing_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    strategy: Mapped[str] = mapped_column(String(128))
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16))
+    fraction: Mapped[float] = mapped_column(Float)
+    skipped: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[dict] = mapped_column(JSON)
+
+
 class Command(Base):
     """The operator command queue shared by the CLI and the dashboard."""
 

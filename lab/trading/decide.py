@@ -14,6 +14,8 @@ from lab.trading.types import Bar, Decisions, Intent, OpenPosition, Pending
 
 # Risk hook: (symbol, proposed cash fraction) -> (allowed fraction or None to refuse, rule, detail)
 EntryCheck = Callable[[str, float], tuple[float | None, str, str]]
+# Sizing hook: symbol -> (cash fraction, or None to skip the entry; why it was skipped)
+EntrySize = Callable[[str], tuple[float | None, str]]
 
 
 def stop_exit(position: OpenPosition, bar: Bar) -> tuple[float, str] | None:
@@ -43,10 +45,11 @@ def decide(
     positions: dict[str, OpenPosition],
     pending: dict[str, Pending],
     max_open: int,
-    fraction: float,
+    size_entry: EntrySize,
     entry_check: EntryCheck,
 ) -> Decisions:
-    """Orders for this bar, in symbol order."""
+    """Orders for this bar, in symbol order. An entry the sizer skips never takes a slot (the backtest
+    drops it from the signals before simulating)."""
     out = Decisions()
     held = {s: s in positions for s in symbols}
     for symbol in symbols:
@@ -64,6 +67,10 @@ def decide(
                 out.intents.append(Intent(symbol, "sell", "signal", bar.open, size=position.size))
                 held[symbol] = False
         elif sig.entry:
+            fraction, why = size_entry(symbol)
+            if fraction is None:
+                out.rejections.append((symbol, "sizing_skip", why))
+                continue
             if sum(held.values()) >= max_open:
                 out.rejections.append((symbol, "max_open_positions", f"{max_open} position(s) already held"))
                 continue

@@ -40,8 +40,9 @@ from lab.trading.health import (
 from lab.trading.lock import InstanceLock
 from lab.trading.logs import configure
 from lab.trading.risk import RiskManager
+from lab.trading.signal_record import SignalRecord
 from lab.trading.signals import SignalSource
-from lab.trading.sizing import FixedFraction, Sizer
+from lab.trading.sizing import Sizer, SizingDecision, make_sizer
 from lab.trading.types import Bar, Step
 
 # Bar ends (scan rows, snapshots, the state) are group-committed at most this far apart. Safe: any
@@ -86,7 +87,15 @@ class Engine:
         self.feed, self.broker, self.signals = feed, broker, signals
         self.mode, self.symbols = broker.mode, list(feed.symbols)
         self.clock = clock or SystemClock()
-        self.sizer = sizer or FixedFraction(config.backtest.position_fraction)
+        # The Kelly sizer learns from the strategy's signal record (every signal's outcome, taken or not).
+        self.record = (
+            SignalRecord(
+                self.symbols, {s: config.fees.for_pair(s).taker for s in self.symbols}, config.fees.slippage
+            )
+            if config.sizing.method == "kelly"
+            else None
+        )
+        self.sizer = sizer or make_sizer(config.sizing, config.backtest.position_fraction, self.record)
         self.risk = RiskManager(config.risk)
         self.check_staleness = check_staleness
         self.faults = faults or FaultInjector(config.faults, sleep=self.clock.sleep)
@@ -115,6 +124,8 @@ class Engine:
         with session_scope(self.config) as s:
             self.state, problems = ledger.load_state(s, self.mode, self.config.backtest.initial_cash)
             self.positions = ledger.load_positions(s, self.mode)
+            if self.record is not None and self.state.signal_record is not None:
+                self.record.state = self.state.signal_record
             for problem in problems:
                 ledger.log_error(s, "db", problem)
                 self.log.error("state_recovered", problem=problem)
@@ -293,13 +304,20 @@ class Engine:
                 ledger.log_error(s, "feed", f"bar {t} is stale at {self.clock.now()}: no action taken")
         elif not orders:
             equity = self.equity()
+            sized: list[SizingDecision] = []
+
+            def size_entry(symbol: str) -> tuple[float | None, str]:
+                decision = self.sizer.decide(symbol)
+                sized.append(decision)
+                return (None if decision.skip else decision.fraction), decision.reason
+
             decisions = decide(
                 self.symbols,
                 bars,
                 self.positions,
                 self.state.pending_map(),
                 self.config.backtest.max_open_positions,
-                self.sizer.fraction(),
+                size_entry,
                 lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
             )
             rejections = {sym: f"{rule}: {detail}" for sym, rule, detail in decisions.rejections}
@@ -309,6 +327,8 @@ class Engine:
                 with session_scope(self.config) as s:
                     orders = ledger.insert_orders(s, self.mode, t, decisions.intents)
                     ledger.record_rejections(s, t, decisions.rejections)
+                    if self.sizer.method != "fixed":
+                        ledger.record_sizing(s, self.mode, self.loaded.name, t, sized)
                     ledger.save_peaks(s, self.mode, self.positions)
             self.summary.orders += len(decisions.intents)
         for order in orders:
@@ -328,6 +348,9 @@ class Engine:
         for symbol, bar in bars.items():
             if bar is not None:
                 self.closes[symbol] = bar.close
+        if self.record is not None:  # after the decision: this bar's outcomes size only later entries
+            self.record.update(bars, self.state.pending_map())
+            self.state.signal_record = self.record.state
         equity = self.equity()
         day = f"{t:%Y-%m-%d}"
         new_day = self.state.day is not None and self.state.day != day

@@ -25,8 +25,10 @@ from lab.store.models import (
     Position,
     RiskEvent,
     ScanResult,
+    SizingRecord,
     utcnow,
 )
+from lab.trading.signal_record import RecordState
 from lab.trading.types import FillReport, Intent, OpenPosition, Pending
 
 
@@ -55,6 +57,7 @@ class RuntimeState(BaseModel):
     started_at: datetime | None = None
     last_health_at: datetime | None = None
     faults_enabled: bool = False
+    signal_record: RecordState | None = None  # the Kelly sizer's record of the strategy's signals
 
     @field_validator("last_bar", "started_at", "last_health_at")
     @classmethod
@@ -275,6 +278,26 @@ def apply_fill(
     trade.pnl, trade.status, trade.exit_reason = pnl, "closed", order.reason
     session.delete(position)
     return pnl
+
+
+def record_sizing(
+    session: Session, mode: str, strategy: str, bar_time: pd.Timestamp, decisions: list
+) -> None:
+    """Each sizing decision of this bar with its inputs (p, a, b, n, f*, shrunk f, cap, skip reason)."""
+    session.add_all(
+        SizingRecord(
+            mode=mode,
+            strategy=strategy,
+            bar_time=bar_time.to_pydatetime(),
+            symbol=d.symbol,
+            method=d.method,
+            fraction=d.fraction,
+            skipped=d.skip,
+            reason=d.reason,
+            inputs=d.inputs,
+        )
+        for d in decisions
+    )
 
 
 def reject_order(session: Session, order: Order, reason: str) -> None:

@@ -68,7 +68,7 @@ def test_exits_are_never_blocked_by_risk():
         {"BTC/USD": position},
         {"ETH/USD": Pending(entry=True)},
         5,
-        0.5,
+        lambda symbol: (0.5, ""),
         refuse_all,
     )
     assert [(i.symbol, i.side, i.reason, i.reference_price) for i in out.intents] == [
