@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,6 +14,8 @@ from lab.core.config import LabConfig, load_config
 from lab.core.errors import LabError
 from lab.market.repository import load_many
 from lab.strategy.loader import load_strategy
+
+P = TypeVar("P", bound=BaseModel)
 
 
 class BacktestNotebookParams(BaseModel):
@@ -35,8 +37,13 @@ class BacktestNotebookParams(BaseModel):
 
 def validate_parameters(**values: Any) -> BacktestNotebookParams:
     """Check the parameters cell; a bad value stops the notebook with a message naming it."""
+    return validated(BacktestNotebookParams, values)
+
+
+def validated(model: type[P], values: dict[str, Any]) -> P:
+    """A notebook's parameters as its pydantic model, or a LabError naming each bad value."""
     try:
-        return BacktestNotebookParams(**values)
+        return model(**values)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}" for e in exc.errors()
@@ -44,7 +51,8 @@ def validate_parameters(**values: Any) -> BacktestNotebookParams:
         raise LabError(f"invalid notebook parameters: {problems}") from None
 
 
-def _config(params: BacktestNotebookParams) -> LabConfig:
+def _config(params: Any) -> LabConfig:
+    """The project's config with the notebook's fee and slippage overrides (when given)."""
     cfg = load_config()
     fees = cfg.fees.model_copy(
         update={

@@ -39,18 +39,40 @@ def collect_parameters(pairs: list[str], raw: list[str], file: Path | None) -> d
     return params
 
 
-@app.command("run", context_settings={"allow_extra_args": False})
+def split_pairs(args: list[str]) -> tuple[list[str], list[str]]:
+    """`-p NAME VALUE` and `-r NAME VALUE` from the command line. Parsed here because typer's list
+    options take one value per flag, and papermill's own two-value form is what users type."""
+    pairs: list[str] = []
+    raw: list[str] = []
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        if flag not in ("-p", "-r"):
+            raise NotebookError(
+                f"unexpected argument {flag!r}: parameters are -p NAME VALUE or -r NAME VALUE"
+            )
+        if len(args) - i < 3:
+            raise NotebookError(f"{flag} needs a NAME and a VALUE: {flag} NAME VALUE")
+        (pairs if flag == "-p" else raw).extend(args[i + 1 : i + 3])
+        i += 3
+    return pairs, raw
+
+
+@app.command(
+    "run",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Parameters: -p NAME VALUE (value parsed as JSON, else a string), -r NAME VALUE (always a string); repeatable.",
+)
 @reports_errors
 def run(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="Notebook name in notebooks/ (without .ipynb)"),
-    param: list[str] = typer.Option(
-        None, "-p", help="NAME VALUE (value parsed as JSON, else a string)", metavar="NAME VALUE"
-    ),
-    raw: list[str] = typer.Option(None, "-r", help="NAME VALUE, always a string", metavar="NAME VALUE"),
     file: Path = typer.Option(None, "-f", help="YAML or JSON file of parameters"),
 ) -> None:
     """Run a notebook headlessly; the HTML report is written whether it passes or fails."""
     from lab.pipeline.runner import run_notebook
+
+    param, raw = split_pairs(list(ctx.args))
 
     outcome = run_notebook(config(), name, collect_parameters(param or [], raw or [], file))
     colour = "green" if outcome.status == "succeeded" else "red"

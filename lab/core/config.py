@@ -153,7 +153,7 @@ class PipelineConfig(Frozen):
     kernel_name: str = "lab"
     cell_timeout: int = Field(600, ge=1)
     wall_timeout: int = Field(1800, ge=1)
-    main_notebooks: tuple[str, ...] = ("backtest",)
+    main_notebooks: tuple[str, ...] = ("backtest", "kelly_validation")
 
 
 class EngineConfig(Frozen):

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 TINY = {
     "backtest": {"symbols": ["BTC/USD", "ETH/USD"], "sweep_limit": 4, "walk_forward_splits": 1},
+    "kelly_validation": {"symbols": ["BTC/USD", "ETH/USD"], "n_sims": 300, "fractions": [0.5, 1.0]},
 }
 
 

@@ -99,3 +99,16 @@ def test_running_scheduler_records_its_plan_for_the_dashboard(cfg):
     jobs = notebook_jobs(readonly_engine(cfg.db_url), cfg)
     row = jobs.set_index("job").loc["nightly"]
     assert row["cron"] == "30 2 * * *" and row["next_run"].hour == 2 and row["next_run"].minute == 30
+
+
+def test_notebook_run_takes_name_value_pairs_as_the_readme_shows():
+    from lab.cli.notebook_cmds import split_pairs
+
+    assert split_pairs(["-p", "n_sims", "300", "-r", "strategy", "x", "-p", "seed", "2"]) == (
+        ["n_sims", "300", "seed", "2"],
+        ["strategy", "x"],
+    )
+    with pytest.raises(NotebookError, match="-p needs a NAME and a VALUE"):
+        split_pairs(["-p", "n_sims"])
+    with pytest.raises(NotebookError, match="unexpected argument 'oops'"):
+        split_pairs(["oops"])

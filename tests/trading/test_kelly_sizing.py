@@ -115,3 +115,15 @@ def test_sizes_use_only_trades_closed_before_the_entry_bar(kelly_cfg):
     pd.testing.assert_frame_equal(before, after)
     # and the perturbation did change the record after the cut (the test can fail)
     assert not bt.extra["signal_record"]["return"].equals(perturbed.extra["signal_record"]["return"])
+
+
+def test_the_signal_record_survives_a_restart(kelly_cfg):
+    """Stopped and restarted twice, the engine resumes its signal record and sizes exactly as the
+    backtest does (the record lives in the saved runtime state)."""
+    bt = run_backtest(kelly_cfg, "donchian_atr_breakout", SYMBOLS, exchange="synthetic", record=False)
+    n = len(bt.equity)
+    for steps in (n // 3, n // 3, None):
+        engine = replay_engine(kelly_cfg, "donchian_atr_breakout", SYMBOLS, exchange="synthetic")
+        engine.run(max_steps=steps)
+    assert engine.record is not None and engine.record.state.n == len(bt.extra["signal_record"])
+    assert_same_trades(bt.trades, engine_trades(kelly_cfg))

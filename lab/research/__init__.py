@@ -1,0 +1,1 @@
+"""Research: truth benchmarks, read-only DB access, analysis modules, statistical tests, Kelly theory."""
