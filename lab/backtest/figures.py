@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from lab.backtest import metrics as m
 from lab.backtest.run import BacktestResult
+from lab.core.plots import equity_drawdown_figure
 
 MAX_POINTS = 5000  # plotted points per line; more only slows the page without showing more
 
@@ -21,22 +20,7 @@ def _thin(series: pd.Series) -> pd.Series:
 
 def equity_figure(result: BacktestResult) -> go.Figure:
     """Equity curve over the drawdown beneath it."""
-    eq = result.equity
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    e = _thin(eq)
-    fig.add_trace(go.Scatter(x=e.index, y=e.values, name="equity", line={"color": "#1f77b4"}), row=1, col=1)
-    dd = _thin(m.drawdown(eq))
-    fig.add_trace(
-        go.Scatter(
-            x=dd.index, y=dd.values * 100, name="drawdown %", fill="tozeroy", line={"color": "#d62728"}
-        ),
-        row=2,
-        col=1,
-    )
-    fig.update_yaxes(title_text="equity", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown %", row=2, col=1)
-    fig.update_layout(height=520, title="Equity and drawdown", margin={"t": 50, "b": 30}, showlegend=False)
-    return fig
+    return equity_drawdown_figure(_thin(result.equity), title="Equity and drawdown")
 
 
 def trades_figure(result: BacktestResult, symbol: str) -> go.Figure:

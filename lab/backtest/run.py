@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import xxhash
 
-from lab.backtest import metrics as m
 from lab.backtest.kelly_sizing import flat_at_entry
 from lab.backtest.kelly_sizing import plan as kelly_plan
 from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.simulate import ExecutionModel, execution_arrays, level_at, price_matrix, simulate
+from lab.core import metrics as m
 from lab.core.config import LabConfig
 from lab.core.contract import TRADE_COLUMNS, Signals, StrategyParams
 from lab.core.errors import LabError

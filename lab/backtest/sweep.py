@@ -15,7 +15,6 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from lab.backtest import metrics as m
 from lab.backtest.kernels import exit_trades, portfolio_value
 from lab.backtest.run import backtest
 from lab.backtest.simulate import (
@@ -25,6 +24,7 @@ from lab.backtest.simulate import (
     simulate_columns,
     stack_columns,
 )
+from lab.core import metrics as m
 from lab.core.contract import StrategyParams
 from lab.core.sharpe import deflated_sharpe
 from lab.core.timeframes import bars_per_day, pandas_freq
@@ -46,7 +46,7 @@ class SweepResult:
 
 
 def _column_metrics(pf: Any, index: pd.DatetimeIndex, days_per_year: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """The sweep's ranking metrics for every column at once; same definitions as lab.backtest.metrics
+    """The sweep's ranking metrics for every column at once; same definitions as lab.core.metrics
     (daily Sharpe from day-end equity, drawdown from the running peak, closed trades only)."""
     values = portfolio_value(pf)
     daily_eq = np.vstack([values[:1], values[m.day_ends(index)]])

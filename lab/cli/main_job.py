@@ -47,8 +47,8 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
     beside the vectorbt backtest of the same period."""
     from rich.table import Table
 
-    from lab.backtest.metrics import trades_hash
     from lab.backtest.run import run_backtest
+    from lab.core.metrics import trades_hash
     from lab.store.db import session_scope
     from lab.trading.ledger import trades_frame
     from lab.trading.setup import replay_engine

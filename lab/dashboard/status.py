@@ -11,9 +11,9 @@ from typing import Any
 
 import ipywidgets as w
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from lab.core.config import LabConfig, load_config
+from lab.core.plots import equity_drawdown_figure
 from lab.dashboard import queries as q
 from lab.dashboard.painted import PagePainted
 from lab.dashboard.render import CSS, badge, limit_bar, table
@@ -32,24 +32,13 @@ def _note(text: str) -> dict[str, Any]:
 
 
 def equity_figure(eq: Any) -> go.Figure | None:
-    """Equity over drawdown (None without equity points)."""
+    """Equity over drawdown (None without equity points): the same figure as the backtest report's."""
     if eq.empty:
         return None
     times = eq["bar_time"].dt.strftime("%Y-%m-%d %H:%M").tolist()  # plain strings travel to plotly.js intact
-    drawdown = ((eq["equity"] / eq["equity"].cummax() - 1) * 100).tolist()
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
-    fig.add_trace(
-        go.Scatter(x=times, y=eq["equity"].tolist(), name="equity", line={"color": "#1f77b4"}), row=1, col=1
+    return equity_drawdown_figure(
+        eq["equity"], x=times, height=360, margin={"t": 20, "b": 20, "l": 60, "r": 10}
     )
-    fig.add_trace(
-        go.Scatter(x=times, y=drawdown, name="drawdown %", fill="tozeroy", line={"color": "#d62728"}),
-        row=2,
-        col=1,
-    )
-    fig.update_layout(height=360, margin={"t": 20, "b": 20, "l": 60, "r": 10}, showlegend=False)
-    fig.update_yaxes(title_text="equity", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown %", row=2, col=1)
-    return fig
 
 
 def figure_output(fig: go.Figure | None) -> dict[str, Any]:

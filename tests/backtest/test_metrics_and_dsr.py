@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.backtest import metrics as m
+from lab.core import metrics as m
 from lab.core.sharpe import deflated_sharpe, expected_max_sharpe, probabilistic_sharpe
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.backtest.metrics import trades_hash
+from lab.core.metrics import trades_hash
 from lab.backtest.run import run_backtest
 from lab.market.importer import read_file
 from lab.market.repository import store_candles
