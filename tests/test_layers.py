@@ -12,6 +12,8 @@ ALLOWED = {
     "backtest": {"core", "store", "strategy", "market"},
     "trading": {"core", "store", "market", "strategy"},
     "pipeline": {"core", "store"},
+    "sandbox": {"core"},
+    "research": {"core", "store", "sandbox"},
     "dashboard": {"core", "store", "research"},
 }
 

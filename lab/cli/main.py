@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import backtest_cmds, dashboard_cmds, data_cmds, db_cmds, engine_cmds, kelly_cmds, notebook_cmds
+from lab.cli import (
+    backtest_cmds,
+    dashboard_cmds,
+    data_cmds,
+    db_cmds,
+    engine_cmds,
+    kelly_cmds,
+    notebook_cmds,
+    stats_cmds,
+)
 from lab.cli.common import config, console, reports_errors
 
 app = typer.Typer(
@@ -17,6 +26,7 @@ app.add_typer(db_cmds.app, name="db")
 app.command("backtest")(backtest_cmds.backtest_cmd)
 app.command("kelly")(kelly_cmds.kelly_cmd)
 app.add_typer(notebook_cmds.app, name="notebook")
+app.add_typer(stats_cmds.app, name="stats")
 app.command("schedule")(notebook_cmds.schedule_cmd)
 app.command("run")(engine_cmds.run_cmd)
 app.command("status")(engine_cmds.status_cmd)

@@ -46,6 +46,7 @@ class PathsConfig(Frozen):
     reports_dir: Path = Path("reports")
     notebooks_dir: Path = Path("notebooks")
     strategies_dir: Path = Path("strategies")
+    statistics_dir: Path = Path("statistics")
 
 
 class DbConfig(Frozen):
@@ -149,6 +150,17 @@ class SizingConfig(Frozen):
         )
 
 
+class SandboxConfig(Frozen):
+    """Limits for untrusted code (analysis modules, generated strategies): lab.sandbox.runner."""
+
+    cpu_seconds: int = Field(20, ge=1, le=3600)
+    wall_seconds: float = Field(60.0, gt=0, le=3600)
+    memory_mb: int = Field(3072, ge=512, le=65536)  # address space; numpy and pandas take ~1 GiB of it
+    file_mb: int = Field(16, ge=1, le=4096)
+    open_files: int = Field(256, ge=32, le=4096)
+    max_output_kb: int = Field(256, ge=1, le=16384)
+
+
 class PipelineConfig(Frozen):
     kernel_name: str = "lab"
     cell_timeout: int = Field(600, ge=1)
@@ -202,6 +214,7 @@ class LabConfig(Frozen):
     fees: FeesConfig = FeesConfig()
     backtest: BacktestConfig = BacktestConfig()
     sizing: SizingConfig = SizingConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     pipeline: PipelineConfig = PipelineConfig()
     engine: EngineConfig = EngineConfig()
     risk: RiskConfig = RiskConfig()
@@ -232,6 +245,10 @@ class LabConfig(Frozen):
     @property
     def strategies_dir(self) -> Path:
         return self.path(self.paths.strategies_dir)
+
+    @property
+    def statistics_dir(self) -> Path:
+        return self.path(self.paths.statistics_dir)
 
     @property
     def db_url(self) -> str:

@@ -156,6 +156,8 @@ class Order(Base):
 
 
 class Fill(Base):
+    """What the broker executed for an order: size, price (slippage included) and fee."""
+
     __tablename__ = "fills"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,23 +192,29 @@ class Position(Base):
 
 
 class EngineTrade(Base):
+    """A trade of the engine (paper or live), from entry fill to exit fill; P&L net of both fees."""
+
     __tablename__ = "engine_trades"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mode: Mapped[str] = mapped_column(String(8))
-    strategy: Mapped[str] = mapped_column(String(128))
-    strategy_version: Mapped[str] = mapped_column(String(32))
-    symbol: Mapped[str] = mapped_column(String(64))
-    entry_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    exit_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    size: Mapped[float] = mapped_column(Float)
-    entry_price: Mapped[float] = mapped_column(Float)
-    exit_price: Mapped[float | None] = mapped_column(Float)
-    entry_fees: Mapped[float] = mapped_column(Float)
-    exit_fees: Mapped[float] = mapped_column(Float, default=0.0)
-    pnl: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(8), default="open")
-    exit_reason: Mapped[str | None] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(8))  # paper, live
+    strategy: Mapped[str] = mapped_column(String(128))  # strategy name that opened it
+    strategy_version: Mapped[str] = mapped_column(String(32))  # that strategy's version
+    symbol: Mapped[str] = mapped_column(String(64))  # ccxt symbol, e.g. BTC/USD
+    entry_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # bar the entry filled on (UTC)
+    exit_time: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True)
+    )  # bar the exit filled on; null while open
+    size: Mapped[float] = mapped_column(Float)  # base amount
+    entry_price: Mapped[float] = mapped_column(Float)  # fill price, slippage included
+    exit_price: Mapped[float | None] = mapped_column(Float)  # fill price, slippage included
+    entry_fees: Mapped[float] = mapped_column(Float)  # quote currency
+    exit_fees: Mapped[float] = mapped_column(Float, default=0.0)  # quote currency
+    pnl: Mapped[float | None] = mapped_column(Float)  # net of both fees, quote currency; null while open
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open, closed
+    exit_reason: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # signal, stop_loss, take_profit, trailing_stop
 
 
 class EngineState(Base):
@@ -220,15 +228,19 @@ class EngineState(Base):
 
 
 class EquitySnapshot(Base):
+    """The engine's equity at the close of each bar (kind bar) and of each UTC day (kind daily)."""
+
     __tablename__ = "equity_snapshots"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mode: Mapped[str] = mapped_column(String(8))
+    mode: Mapped[str] = mapped_column(String(8))  # paper, live
     kind: Mapped[str] = mapped_column(String(8))  # bar, daily
-    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    equity: Mapped[float] = mapped_column(Float)
-    cash: Mapped[float] = mapped_column(Float)
-    positions_value: Mapped[float] = mapped_column(Float)
+    bar_time: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), index=True
+    )  # bar close it values (UTC)
+    equity: Mapped[float] = mapped_column(Float)  # cash + positions at the close, quote currency
+    cash: Mapped[float] = mapped_column(Float)  # free cash, quote currency
+    positions_value: Mapped[float] = mapped_column(Float)  # open positions at the close
 
 
 class ScanResult(Base):
@@ -237,21 +249,27 @@ class ScanResult(Base):
     __tablename__ = "scan_results"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # the closed bar (UTC)
     symbol: Mapped[str] = mapped_column(String(64))
     signal: Mapped[str] = mapped_column(String(8))  # entry, exit, none
-    rejected: Mapped[str | None] = mapped_column(String(256))
-    indicators: Mapped[dict] = mapped_column(JSON, default=dict)
+    rejected: Mapped[str | None] = mapped_column(
+        String(256)
+    )  # why an entry was refused ("rule: detail"), else null
+    indicators: Mapped[dict] = mapped_column(
+        JSON, default=dict
+    )  # the strategy's indicator values and the bar's close
 
 
 class RiskEvent(Base):
+    """A refusal or clamp of an entry (risk rules, slots, sizing skips) or a risk trip (kill switch)."""
+
     __tablename__ = "risk_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     symbol: Mapped[str | None] = mapped_column(String(64))
-    rule: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(32))  # e.g. max_open_positions, daily_loss_limit, sizing_skip
+    detail: Mapped[str] = mapped_column(Text)  # plain-language reason
 
 
 class SizingRecord(Base):
@@ -269,6 +287,38 @@ class SizingRecord(Base):
     skipped: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text)
     inputs: Mapped[dict] = mapped_column(JSON)
+
+
+class AnalysisModuleRecord(Base):
+    """A version of an analysis module as deployed, archived or restored (its lineage)."""
+
+    __tablename__ = "analysis_modules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)  # the module's NAME (file stem)
+    version: Mapped[str] = mapped_column(String(32))
+    parent_version: Mapped[str | None] = mapped_column(String(32))  # the version it was derived from
+    code_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the source
+    action: Mapped[str] = mapped_column(String(16))  # deployed, archived, rolled_back
+    path: Mapped[str] = mapped_column(Text)  # where the file is now, relative to the project
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnalysisOutput(Base):
+    """One sandboxed run of an analysis module: its output (or error), with the version and hash run."""
+
+    __tablename__ = "analysis_outputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    output: Mapped[dict | None] = mapped_column(JSON)  # the module's JSON result
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed ("kind: detail")
+    seconds: Mapped[float] = mapped_column(Float)  # wall clock, sandbox start to result
+    isolation: Mapped[str] = mapped_column(String(64))  # what the sandbox could enforce here
 
 
 class Command(Base):

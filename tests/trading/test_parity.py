@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.core.metrics import trades_hash
 from lab.backtest.run import run_backtest
+from lab.core.metrics import trades_hash
 from lab.market.importer import read_file
 from lab.market.repository import store_candles
 from lab.trading.setup import replay_engine

@@ -1,0 +1,190 @@
+"""Truth benchmarks: plain, verifiable facts about the trading record that nothing generated can
+rewrite. Each is one obvious query (or a loop over one query's rows), per strategy and mode (paper,
+live, shadow), tested on a seeded database against values computed by hand and on an empty one.
+
+Time windows (24h/7d/30d) end at `as_of`: by default the newest bar the engine scanned, so a replay of
+old candles reads as it did then; the wall clock is reported beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, select
+
+from lab.core.clock import to_utc
+from lab.core.metrics import drawdown
+from lab.store.models import EngineTrade, EquitySnapshot, ScanResult
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+@dataclass(frozen=True)
+class TradeBenchmarks:
+    strategy: str
+    mode: str
+    strategy_version: str  # of the newest trade
+    trades: int  # closed
+    open_trades: int
+    wins: int
+    losses: int
+    win_rate: float  # wins / closed trades (nan with none)
+    gross_pnl: float  # before fees
+    net_pnl: float  # after both fees
+    fees: float  # entry + exit fees of closed trades
+    expectancy: float  # net P&L per closed trade
+    consecutive_losses: int  # current streak, newest closed trades
+    max_consecutive_losses: int
+
+
+@dataclass(frozen=True)
+class ActivityBenchmarks:
+    as_of: str
+    wall_clock: str
+    scans: dict[str, int]
+    signals: dict[str, int]  # entry signals
+    last_signal: str | None
+    hours_since_last_signal: float | None  # signal drought, at as_of
+
+
+def _streaks(pnl: np.ndarray) -> tuple[int, int]:
+    """(current, longest) run of losing trades (pnl < 0) in trade order."""
+    current = longest = 0
+    for p in pnl:
+        current = current + 1 if p < 0 else 0
+        longest = max(longest, current)
+    return current, longest
+
+
+def trade_benchmarks(conn: Connection) -> list[TradeBenchmarks]:
+    rows = conn.execute(
+        select(
+            EngineTrade.strategy,
+            EngineTrade.mode,
+            EngineTrade.strategy_version,
+            EngineTrade.status,
+            EngineTrade.pnl,
+            EngineTrade.entry_fees,
+            EngineTrade.exit_fees,
+            EngineTrade.exit_time,
+            EngineTrade.id,
+        ).order_by(EngineTrade.exit_time, EngineTrade.id)
+    ).all()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "strategy",
+            "mode",
+            "version",
+            "status",
+            "pnl",
+            "entry_fees",
+            "exit_fees",
+            "exit_time",
+            "id",
+        ],
+    )
+    out = []
+    for (strategy, mode), g in frame.groupby(["strategy", "mode"], sort=True):
+        closed = g[g["status"] == "closed"]
+        pnl = closed["pnl"].to_numpy(dtype=float)
+        fees = float((closed["entry_fees"] + closed["exit_fees"]).sum())
+        current, longest = _streaks(pnl)
+        wins, losses = int((pnl > 0).sum()), int((pnl < 0).sum())
+        out.append(
+            TradeBenchmarks(
+                strategy=str(strategy),
+                mode=str(mode),
+                strategy_version=str(g.sort_values("id")["version"].iloc[-1]),
+                trades=len(closed),
+                open_trades=int((g["status"] == "open").sum()),
+                wins=wins,
+                losses=losses,
+                win_rate=wins / len(closed) if len(closed) else math.nan,
+                gross_pnl=float(pnl.sum()) + fees,
+                net_pnl=float(pnl.sum()),
+                fees=fees,
+                expectancy=float(pnl.mean()) if len(pnl) else math.nan,
+                consecutive_losses=current,
+                max_consecutive_losses=longest,
+            )
+        )
+    return out
+
+
+def max_drawdowns(conn: Connection) -> dict[str, float]:
+    """Largest peak-to-trough fall of each mode's bar equity (lab.core.metrics.drawdown)."""
+    out = {}
+    for (mode,) in conn.execute(select(EquitySnapshot.mode).distinct()).all():
+        eq = (
+            conn.execute(
+                select(EquitySnapshot.equity)
+                .where(EquitySnapshot.mode == mode, EquitySnapshot.kind == "bar")
+                .order_by(EquitySnapshot.bar_time, EquitySnapshot.id)
+            )
+            .scalars()
+            .all()
+        )
+        out[str(mode)] = float(drawdown(pd.Series(eq, dtype=float)).min()) if eq else 0.0
+    return out
+
+
+def activity(
+    conn: Connection, as_of: datetime | None = None, now: datetime | None = None
+) -> ActivityBenchmarks:
+    newest = to_utc(conn.execute(select(func.max(ScanResult.bar_time))).scalar())
+    now = now or datetime.now(UTC)
+    end = to_utc(as_of) if as_of is not None else (newest if newest is not None else pd.Timestamp(now))
+    scans, signals = {}, {}
+    for label, span in WINDOWS.items():
+        start = (end - span).to_pydatetime()
+        window = (ScanResult.bar_time > start) & (ScanResult.bar_time <= end.to_pydatetime())
+        scans[label] = int(
+            conn.execute(select(func.count()).select_from(ScanResult).where(window)).scalar() or 0
+        )
+        signals[label] = int(
+            conn.execute(
+                select(func.count()).select_from(ScanResult).where(window, ScanResult.signal == "entry")
+            ).scalar()
+            or 0
+        )
+    last = to_utc(
+        conn.execute(
+            select(func.max(ScanResult.bar_time)).where(
+                ScanResult.signal == "entry", ScanResult.bar_time <= end.to_pydatetime()
+            )
+        ).scalar()
+    )
+    return ActivityBenchmarks(
+        as_of=end.isoformat(),
+        wall_clock=pd.Timestamp(now).isoformat(),
+        scans=scans,
+        signals=signals,
+        last_signal=last.isoformat() if last is not None else None,
+        hours_since_last_signal=(end - last).total_seconds() / 3600 if last is not None else None,
+    )
+
+
+def truth_benchmarks(
+    db: Engine, as_of: datetime | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Every benchmark, JSON-safe: per (strategy, mode) trade figures, per-mode drawdown, activity."""
+    with db.connect() as conn:
+        trades = trade_benchmarks(conn)
+        dd = max_drawdowns(conn)
+        act = activity(conn, as_of, now)
+    return {
+        "per_strategy": [asdict(t) | {"max_drawdown": dd.get(t.mode, 0.0)} for t in trades],
+        "max_drawdown_by_mode": dd,
+        "activity": asdict(act),
+    }
+
+
+def benchmarks_frame(bench: dict[str, Any]) -> pd.DataFrame:
+    """The per-strategy benchmarks as a table (one row per strategy and mode)."""
+    return pd.DataFrame(bench["per_strategy"])
