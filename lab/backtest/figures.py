@@ -18,9 +18,17 @@ def _thin(series: pd.Series) -> pd.Series:
     return series.iloc[::step]
 
 
-def equity_figure(result: BacktestResult) -> go.Figure:
-    """Equity curve over the drawdown beneath it."""
-    return equity_drawdown_figure(_thin(result.equity), title="Equity and drawdown")
+def equity_figure(result: BacktestResult, buy_and_hold: pd.Series | None = None) -> go.Figure:
+    """Equity curve (with equal-weight buy-and-hold of the same symbols, when given) over the drawdown."""
+    eq = _thin(result.equity)
+    extra = {"buy and hold": buy_and_hold.reindex(eq.index)} if buy_and_hold is not None else None
+    return equity_drawdown_figure(
+        eq,
+        title="Equity and drawdown (strategy vs equal-weight buy-and-hold)"
+        if extra
+        else "Equity and drawdown",
+        extra=extra,
+    )
 
 
 def trades_figure(result: BacktestResult, symbol: str) -> go.Figure:

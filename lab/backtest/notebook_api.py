@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lab.backtest.benchmark import buy_and_hold, buy_and_hold_metrics
 from lab.backtest.run import BacktestResult, execution_model, run_backtest
 from lab.backtest.sweep import SweepResult, WalkForwardResult, sweep, walk_forward
+from lab.backtest.verdict import metrics_table, sharpe_evidence, trades_per_day, verdict
 from lab.core.config import LabConfig, load_config
 from lab.core.errors import LabError
 from lab.market.repository import load_many
@@ -70,11 +72,62 @@ class BacktestReport:
     result: BacktestResult
     sweep: SweepResult | None
     walk_forward: WalkForwardResult | None
+    buy_and_hold: pd.Series | None = None
+    bh_metrics: dict[str, float] | None = None
+
+    @property
+    def quote(self) -> str:
+        quotes = {s.split("/")[-1] for s in self.result.symbols}
+        return quotes.pop() if len(quotes) == 1 else ""
 
     def metrics_table(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"metric": list(self.result.metrics), "value": list(self.result.metrics.values())}
+        """Formatted metrics: the strategy, buy-and-hold of the same symbols, and the difference."""
+        r = self.result
+        extra = {"trades_per_day": trades_per_day(r.trades, r.equity), "psr": sharpe_evidence(r.equity).psr}
+        return metrics_table(r.metrics | extra, self.bh_metrics or {}, self.quote)
+
+    def verdict(self) -> str:
+        r = self.result
+        days = (r.equity.index[-1] - r.equity.index[0]).total_seconds() / 86_400
+        return verdict(
+            r.metrics,
+            self.bh_metrics or {},
+            sharpe_evidence(r.equity),
+            symbols=r.symbols,
+            days=days,
+            per_day=trades_per_day(r.trades, r.equity),
+            deflated_sharpe=self.sweep.deflated_sharpe if self.sweep is not None else None,
+            n_trials=self.sweep.n_trials if self.sweep is not None else None,
         )
+
+    def headline(self) -> dict[str, Any]:
+        """What the report index shows and compares for this run (numbers, not formatted text)."""
+        r = self.result
+        m = r.metrics
+        out = {
+            "kind": "backtest",
+            "strategy": f"{r.strategy.name} {r.strategy.version}",
+            "symbols": r.symbols,
+            "quote": self.quote,
+            "period": f"{r.equity.index[0]:%Y-%m-%d} to {r.equity.index[-1]:%Y-%m-%d}",
+            "metrics": {
+                k: m[k]
+                for k in ("total_return", "sharpe_daily", "max_drawdown", "win_rate", "trades", "fees_paid")
+            },
+            "buy_and_hold_return": (self.bh_metrics or {}).get("total_return"),
+            "experiment_id": r.extra.get("experiment_id"),
+        }
+        if self.sweep is not None:
+            out["metrics"]["deflated_sharpe"] = self.sweep.deflated_sharpe
+        return out
+
+    def curves(self, points: int = 600) -> dict[str, pd.Series]:
+        """The equity curve (and buy-and-hold), thinned, for the index's comparison view."""
+        step = max(1, len(self.result.equity) // points)
+        out = {"equity": self.result.equity.iloc[::step]}
+        if self.buy_and_hold is not None:
+            out["buy and hold"] = self.buy_and_hold.iloc[::step]
+        return out
 
 
 def run_report(params: BacktestNotebookParams) -> BacktestReport:
@@ -107,4 +160,7 @@ def run_report(params: BacktestNotebookParams) -> BacktestReport:
                 out_sample_days=oos,
                 grid=grid[: min(len(grid), 20)],
             )
-    return BacktestReport(params, result, sw, wf)
+    bh = buy_and_hold(result.candles, result.model)
+    return BacktestReport(
+        params, result, sw, wf, bh, buy_and_hold_metrics(bh, cfg.backtest.annualization_days)
+    )

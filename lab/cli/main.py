@@ -12,6 +12,7 @@ from lab.cli import (
     engine_cmds,
     kelly_cmds,
     notebook_cmds,
+    report_cmds,
     stats_cmds,
 )
 from lab.cli.common import config, console, reports_errors
@@ -27,6 +28,7 @@ app.command("backtest")(backtest_cmds.backtest_cmd)
 app.command("kelly")(kelly_cmds.kelly_cmd)
 app.add_typer(notebook_cmds.app, name="notebook")
 app.add_typer(stats_cmds.app, name="stats")
+app.add_typer(report_cmds.app, name="report")
 app.command("schedule")(notebook_cmds.schedule_cmd)
 app.command("run")(engine_cmds.run_cmd)
 app.command("status")(engine_cmds.status_cmd)

@@ -84,6 +84,30 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
     )
 
 
+def statistics_report(config: LabConfig) -> bool:
+    """The truth benchmarks of the record the engine just left, and every active analysis module run in
+    the sandbox on a snapshot of it (outputs stored in analysis_outputs)."""
+    from lab.research.modules import run_active
+    from lab.research.truth import truth_benchmarks
+    from lab.store.db import readonly_engine
+
+    bench = truth_benchmarks(readonly_engine(config.db_url))
+    for row in bench["per_strategy"]:
+        console.print(
+            f"  {row['strategy']} ({row['mode']}): {row['trades']} closed trades, win rate {row['win_rate']:.1%}, "
+            f"net P&L {row['net_pnl']:,.2f} after {row['fees']:,.2f} fees, max drawdown {row['max_drawdown']:.1%}, "
+            f"{row['consecutive_losses']} losses in a row now"
+        )
+    ok = True
+    for name, result in run_active(config).items():
+        colour = "green" if result.ok else "red"
+        detail = f"{len(result.value or {})} sections" if result.ok else result.reason
+        console.print(f"  [{colour}]{name}[/]: {detail} ({result.isolation}, {result.seconds:.1f} s)")
+        ok = ok and result.ok
+    console.print("  (`lab stats` prints them in full)")
+    return ok
+
+
 def run_main_job(config: LabConfig) -> bool:
     """Sample data, then every notebook in pipeline.main_notebooks; True when all succeeded."""
     from lab.pipeline.index import write_index
@@ -105,6 +129,8 @@ def run_main_job(config: LabConfig) -> bool:
             ok = False
     console.print("3. paper engine: the sample replayed bar by bar through the trading engine")
     engine_report(config)
+    console.print("4. statistics shell: truth benchmarks, then each analysis module in the sandbox")
+    ok = statistics_report(config) and ok
     index = write_index(config)
     console.rule()
     console.print(f"Reports: open [bold]{index}[/] (every run, newest first; each report works offline)")

@@ -9,11 +9,14 @@ from sqlalchemy import insert
 
 from lab.core.config import LabConfig
 from lab.store.db import connection_scope
-from lab.store.models import EngineState, EngineTrade, EquitySnapshot
+from lab.store.models import EngineState, EngineTrade, EquitySnapshot, ScanResult
 
 
-def seed_large(config: LabConfig, trades: int = 100_000, days: int = 365, seed: int = 0) -> None:
-    """`days` of 5-minute equity points and `trades` closed trades for the paper engine."""
+def seed_large(
+    config: LabConfig, trades: int = 100_000, days: int = 365, seed: int = 0, scans: bool = False
+) -> None:
+    """`days` of 5-minute equity points and `trades` closed trades for the paper engine; with `scans`,
+    a scan row per 5-minute bar and symbol too (an entry signal on one bar in 50)."""
     rng = np.random.default_rng(seed)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     n = days * 288
@@ -58,6 +61,22 @@ def seed_large(config: LabConfig, trades: int = 100_000, days: int = 365, seed: 
                     for i in range(lo, min(trades, lo + 50_000))
                 ],
             )
+        if scans:
+            for lo in range(0, n, 20_000):
+                c.execute(
+                    insert(ScanResult),
+                    [
+                        {
+                            "bar_time": start + timedelta(minutes=5 * i),
+                            "symbol": sym,
+                            "signal": "entry" if (i + k) % 50 == 0 else "none",
+                            "rejected": None,
+                            "indicators": {"close": 100.0, "rsi": 50.0},
+                        }
+                        for i in range(lo, min(n, lo + 20_000))
+                        for k, sym in enumerate(symbols)
+                    ],
+                )
         c.execute(
             insert(EngineState),
             [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from lab.core.plots import equity_drawdown_figure
 from lab.dashboard import queries as q
 from lab.dashboard.painted import PagePainted
 from lab.dashboard.render import CSS, badge, limit_bar, table
+from lab.research.truth import benchmarks_frame, truth_benchmarks
 from lab.store.db import readonly_engine
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -63,6 +65,9 @@ def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
     return float(refresh_seconds), mode
 
 
+TRUTH_EVERY_S = 60.0
+
+
 class StatusApp:
     def __init__(
         self, config: LabConfig, refresh_seconds: float = 5.0, mode: str = "paper", defer_plot: bool = False
@@ -90,6 +95,8 @@ class StatusApp:
         self.health, self.risk, self.alerts = w.HTML(), w.HTML(), w.HTML()
         self.positions, self.trades, self.signals = w.HTML(), w.HTML(), w.HTML()
         self.jobs, self.fresh = w.HTML(), w.HTML()
+        self.truth = w.HTML()
+        self._truth_at = 0.0  # monotonic time of the last truth-benchmark query
         self.figure = w.Output(layout=w.Layout(width="100%", min_height="360px"))
         if defer_plot:
             self.figure.outputs = (_note("drawing the equity chart…"),)
@@ -109,6 +116,7 @@ class StatusApp:
                     [self.section("Component health", self.health), self.section("Risk usage", self.risk)]
                 ),
                 self.section("Equity and drawdown", self.figure),
+                self.section("Truth benchmarks", self.truth),
                 w.HBox([self.section("Open positions", self.positions), self.section("Alerts", self.alerts)]),
                 w.HBox(
                     [self.section("Recent trades", self.trades), self.section("Recent signals", self.signals)]
@@ -240,11 +248,49 @@ class StatusApp:
             "no scheduled jobs",
             ["job", "notebook", "next_run", "last_run", "last_status"],
         )
+        self._show_truth()
         fresh = q.freshness(self.db, now)
         self.fresh.value = table(
             fresh.head(30), "no candles stored", ["exchange", "symbol", "timeframe", "last_ts", "age_hours"]
         )
         self._command_outcome()
+
+    def _show_truth(self) -> None:
+        """The truth benchmarks (lab.research.truth), at most once a minute: they scan every trade."""
+        if self._truth_at and time.monotonic() - self._truth_at < TRUTH_EVERY_S:
+            return
+        self._truth_at = time.monotonic()
+        bench = truth_benchmarks(self.db)
+        frame = benchmarks_frame(bench)
+        act = bench["activity"]
+        drought = (
+            f"last entry signal {act['last_signal'][:16].replace('T', ' ')} UTC, "
+            f"{act['hours_since_last_signal']:.1f} h before the newest scan"
+            if act["last_signal"]
+            else "no entry signal yet"
+        )
+        value = table(
+            frame,
+            "no engine trades yet",
+            [
+                "strategy",
+                "mode",
+                "strategy_version",
+                "trades",
+                "win_rate",
+                "net_pnl",
+                "fees",
+                "expectancy",
+                "consecutive_losses",
+                "max_drawdown",
+            ],
+        ) + (
+            f"<p>entry signals 24h / 7d / 30d: {act['signals']['24h']} / {act['signals']['7d']} / "
+            f"{act['signals']['30d']}; scans {act['scans']['24h']} / {act['scans']['7d']} / {act['scans']['30d']}; "
+            f"{html.escape(drought)}</p>"
+        )
+        if self.truth.value != value:  # an idle refresh sends nothing
+            self.truth.value = value
 
     def _show_equity(self, eq: Any) -> None:
         """Redraw the equity plot only when its data changed: a preheated kernel's messages are replayed

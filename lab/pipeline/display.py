@@ -6,6 +6,7 @@ does not depend on plotly's renderer configuration, which papermill/nbconvert ha
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 _state = {"plotly_embedded": False}
@@ -25,3 +26,15 @@ def table(frame: Any, floatfmt: str = "{:,.4f}") -> None:
     from IPython.display import HTML, display
 
     display(HTML(frame.to_html(index=False, float_format=floatfmt.format, border=0, classes="lab-table")))
+
+
+def verdict(text: str) -> None:
+    """The report's verdict: one highlighted paragraph at the top."""
+    from IPython.display import HTML, display
+
+    display(
+        HTML(
+            "<div class='lab-verdict' style='border-left:4px solid #1f77b4;background:#f3f7fb;"
+            f"padding:.6rem 1rem;margin:.5rem 0 1rem;font-size:1.02rem;line-height:1.45'>{html.escape(text)}</div>"
+        )
+    )

@@ -43,10 +43,18 @@ def start_run(
         )
 
 
-def finish_run(config: LabConfig, run_id: str, status: str, duration_s: float, error: str | None) -> None:
+def finish_run(
+    config: LabConfig,
+    run_id: str,
+    status: str,
+    duration_s: float,
+    error: str | None,
+    summary: dict[str, Any] | None = None,
+) -> None:
     with session_scope(config) as session:
         row = session.scalar(select(NotebookRun).where(NotebookRun.run_id == run_id))
         row.status, row.duration_s, row.error = status, duration_s, error
+        row.summary = summary
         row.finished_at = datetime.now(UTC)
 
 
@@ -71,6 +79,7 @@ def runs(config: LabConfig, notebook: str | None = None, limit: int | None = Non
                     "error": r.error,
                     "html": r.output_html,
                     "parameters": r.parameters,
+                    "summary": r.summary,
                 }
                 for r in rows
             ],
@@ -84,6 +93,7 @@ def runs(config: LabConfig, notebook: str | None = None, limit: int | None = Non
                 "error",
                 "html",
                 "parameters",
+                "summary",
             ],
         )
 

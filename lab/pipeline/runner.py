@@ -23,6 +23,7 @@ from nbconvert import HTMLExporter
 
 from lab.core.config import LabConfig
 from lab.core.errors import NotebookError
+from lab.pipeline import headline
 from lab.pipeline.history import finish_run, start_run
 from lab.pipeline.index import write_index
 
@@ -131,8 +132,10 @@ def run_notebook(
         str(path.parent),
         str(config.pipeline.cell_timeout),
     ]
-    # The kernel must read this project's configuration, whatever its working directory.
-    env = os.environ | {"LAB_ROOT": str(config.root)}
+    # The kernel must read this project's configuration, whatever its working directory; it publishes
+    # its headline numbers to the summary file (lab.pipeline.headline).
+    summary_file = out_dir / f".{path.stem}-{run_id}.summary.json"
+    env = os.environ | {"LAB_ROOT": str(config.root), headline.ENV: str(summary_file)}
     t0 = time.perf_counter()
     error = None
     proc = subprocess.Popen(
@@ -148,6 +151,8 @@ def run_notebook(
         error = f"wall-clock timeout after {config.pipeline.wall_timeout} s"
     finally:
         params_file.unlink(missing_ok=True)
+    summary = headline.read(summary_file)
+    summary_file.unlink(missing_ok=True)
     duration = time.perf_counter() - t0
     if not out_ipynb.exists():  # e.g. the kernel could not start: leave a readable report anyway
         nb = nbformat.read(path, as_version=4)
@@ -158,6 +163,6 @@ def run_notebook(
     except Exception as exc:  # the run's status must still be recorded
         error = error or f"HTML export failed: {exc}"
     status = "failed" if error else "succeeded"
-    finish_run(config, run_id, status, duration, error)
+    finish_run(config, run_id, status, duration, error, summary)
     write_index(config)
     return RunOutcome(run_id, path.stem, status, duration, out_ipynb, out_html, error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,17 @@ class KellyStudy:
                 }
             ]
         )
+
+    def headline(self) -> dict[str, Any]:
+        """What the report index shows for this run."""
+        sz = sizing_summary(self.sizing)
+        facts = {
+            "f*": f"{self.f_star:.3f}",
+            "band": f"{self.band['low']:.3f}…{self.band['high']:.3f}",
+            "trades": f"{len(self.returns):,}",
+            "skipped": f"{sz.get('skipped', 0.0):.0%}" if sz.get("decisions") else "n/a",
+        }
+        return {"kind": "kelly", "facts": facts, "verdict": self.verdict}
 
     def simulation_basis(self) -> str:
         if self.illustrative:

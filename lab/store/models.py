@@ -124,6 +124,7 @@ class NotebookRun(Base):
     output_ipynb: Mapped[str | None] = mapped_column(Text)
     output_html: Mapped[str | None] = mapped_column(Text)
     trigger: Mapped[str] = mapped_column(String(32), default="manual")  # manual, schedule, main
+    summary: Mapped[dict | None] = mapped_column(JSON)  # headline numbers and curves the notebook published
 
 
 # --- trading engine (paper and live); append-only where the ledger needs it -----------------------

@@ -123,3 +123,20 @@ def test_deferred_chart_waits_for_the_page_to_report_it_has_painted(cfg):
     painted._received(painted, {"event": "painted"}, [])  # what the page's script sends
     equity, drawdown = _shown(app)[PLOTLY_MIME]["data"]
     assert len(equity["x"]) > 100 and len(equity["x"]) == len(drawdown["y"])
+
+
+def test_truth_benchmarks_panel_shows_the_research_figures(cfg):
+    from lab.research.truth import truth_benchmarks
+
+    seed_large(cfg, trades=2_000, days=10)
+    app = _app(cfg)
+    bench = truth_benchmarks(readonly_engine(cfg.db_url))["per_strategy"][0]
+    panel = app.truth.value
+    assert bench["strategy"] in panel and f"<td>{bench['trades']}</td>" in panel
+    assert "entry signals 24h / 7d / 30d" in panel
+
+
+def test_empty_database_truth_panel_says_so(cfg):
+    with session_scope(cfg):
+        pass
+    assert "no engine trades yet" in _app(cfg).truth.value

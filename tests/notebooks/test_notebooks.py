@@ -108,3 +108,58 @@ def test_notebooks_are_committed_thin_and_without_outputs(name):
         json.dumps(ast.literal_eval(stmt.value))
     assert "validate_parameters" in code[1].source
     assert nb.metadata["kernelspec"]["name"] == "lab"
+
+
+DOUBLER = '''
+import pandas as pd
+
+from lab.core.contract import Signals, Strategy, StrategyParams
+
+
+class TimedDouble(Strategy):
+    """Buys on the 50th bar, sells once the close reaches 200: a known trade on known candles."""
+
+    name = "timed_double"
+    timeframe = "5m"
+
+    class Params(StrategyParams):
+        pass
+
+    def warmup(self) -> int:
+        return 1
+
+    def signals(self, candles: pd.DataFrame) -> Signals:
+        position = pd.Series(range(len(candles)), index=candles.index)
+        entries = position == 50
+        exits = (candles["close"] >= 200.0) & (position > 50)
+        return Signals(entries=entries, exits=exits)
+'''
+
+
+def test_report_reads_plus_100_percent_and_beats_flat_buy_and_hold(lab_root):
+    """Known inputs: the price goes 100 → 200 → 100 (buy-and-hold ends flat); the strategy buys at 100
+    and sells at 200 with all its cash, no fees: the report must read +100.0% and say it beat B&H."""
+    import numpy as np
+
+    (lab_root / "lab.toml").write_text(
+        "[backtest]\ninitial_cash = 10000.0\nposition_fraction = 1.0\nmax_open_positions = 1\n"
+    )
+    cfg = __import__("lab.core.config", fromlist=["load_config"]).load_config(lab_root / "lab.toml", env={})
+    shutil.copytree(ROOT / "notebooks", lab_root / "notebooks")
+    (lab_root / "strategies" / "candidates").mkdir(parents=True)
+    (lab_root / "strategies" / "candidates" / "timed_double.py").write_text(DOUBLER)
+    path = np.r_[np.full(100, 100.0), np.linspace(100, 200, 500), np.full(100, 200.0),
+                 np.linspace(200, 100, 500), np.full(500, 100.0)]
+    idx = pd.date_range("2025-06-01", periods=len(path), freq="5min", tz="UTC")
+    frame = pd.DataFrame({"open": np.r_[path[0], path[:-1]], "close": path, "volume": 1.0}, index=idx)
+    frame["high"], frame["low"] = frame[["open", "close"]].max(axis=1), frame[["open", "close"]].min(axis=1)
+    store_candles(cfg, "test", "BTC/USD", "5m", frame[["open", "high", "low", "close", "volume"]], source="t", action="import")
+    outcome = run_notebook(cfg, "backtest", {"strategy": "timed_double", "exchange": "test", "symbols": ["BTC/USD"],
+                                             "taker_fee": 0.0, "slippage": 0.0, "sweep": False, "walk_forward_splits": 0})
+    assert outcome.status == "succeeded", outcome.error
+    text = outcome.output_html.read_text()
+    assert "the strategy returned +100.0% against +0.0% for equal-weight buy-and-hold of BTC/USD, beating by 100.0 points" in text
+    assert "<td>+100.0%</td>" in text and "<td>+100.0 pts</td>" in text
+    row = runs(cfg).iloc[0]
+    assert row["summary"]["headline"]["metrics"]["total_return"] == pytest.approx(1.0)
+    assert row["summary"]["headline"]["buy_and_hold_return"] == pytest.approx(0.0, abs=1e-12)
