@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from lab.core import formatting as fmt
+
 COLOURS = {
     "healthy": "#1a7f37",
     "running": "#1a7f37",
@@ -37,6 +39,21 @@ CSS = """<style>
 </style>"""
 
 
+# Columns shown in the dashboard's tables, formatted by the same rules as every report.
+COLUMN_KINDS = {
+    "pnl": lambda v: fmt.money(v),
+    "unrealized_pnl": lambda v: fmt.money(v),
+    "net_pnl": lambda v: fmt.money(v),
+    "fees": lambda v: fmt.money(v),
+    "expectancy": lambda v: fmt.money(v),
+    "win_rate": lambda v: fmt.pct(v),
+    "max_drawdown": lambda v: fmt.pct(v),
+    "trades": lambda v: fmt.count(v),
+    "consecutive_losses": lambda v: fmt.count(v),
+    "age_hours": lambda v: fmt.duration(v),
+}
+
+
 def badge(status: str) -> str:
     colour = COLOURS.get(str(status), "#6e7781")
     return f'<span class="lab-badge" style="background:{colour}">{html.escape(str(status))}</span>'
@@ -51,6 +68,9 @@ def _cell(value: Any, column: str) -> str:
         return badge(value)
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M")
+    kind = COLUMN_KINDS.get(column)
+    if kind is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        return html.escape(kind(value))
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) >= 100 else f"{value:,.6g}"
     return html.escape(str(value))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lab.core import formatting as fmt
 from lab.research import kelly as k
 
 THEORY_GRID = 200
@@ -49,14 +50,20 @@ class KellyStudy:
     summary: dict[str, float] = field(default_factory=dict)
 
     def summary_table(self) -> pd.DataFrame:
+        """The trade distribution and f*, formatted (lab.core.formatting)."""
+        s = self.summary
         return pd.DataFrame(
             [
-                self.summary
-                | {
-                    "f* (argmax g)": self.f_star,
-                    "f* (p/a − q/b)": self.f_star_formula,
-                    f"band low ({self.band['level']:.0%})": self.band["low"],
-                    "band high": self.band["high"],
+                {
+                    "trades": fmt.count(s["trades"]),
+                    "win rate": fmt.pct(s["win rate"]),
+                    "mean win": fmt.pct(s["mean win"], 2),
+                    "mean loss": fmt.pct(s["mean loss"], 2),
+                    "mean return": fmt.pct(s["mean return"], 3, signed=True),
+                    "worst trade": fmt.pct(s["worst trade"], 2),
+                    "f* (argmax g)": f"{self.f_star:.3f}",
+                    "f* (p/a − q/b)": f"{self.f_star_formula:.3f}",
+                    f"{self.band['level']:.0%} band": f"{self.band['low']:.3f} to {self.band['high']:.3f}",
                 }
             ]
         )
@@ -81,7 +88,15 @@ class KellyStudy:
         return f"Simulated on the strategy's own optimum growth g* = {self.simulated_g:.5f} per trade."
 
     def sizing_table(self) -> pd.DataFrame:
-        return pd.DataFrame([sizing_summary(self.sizing)])
+        sz = sizing_summary(self.sizing)
+        return pd.DataFrame(
+            [
+                {
+                    k: fmt.count(v) if k == "decisions" else (f"{v:.3f}" if "median" in k else fmt.pct(v))
+                    for k, v in sz.items()
+                }
+            ]
+        )
 
 
 def distribution_summary(r: np.ndarray) -> dict[str, float]:

@@ -132,7 +132,8 @@ def test_truth_benchmarks_panel_shows_the_research_figures(cfg):
     app = _app(cfg)
     bench = truth_benchmarks(readonly_engine(cfg.db_url))["per_strategy"][0]
     panel = app.truth.value
-    assert bench["strategy"] in panel and f"<td>{bench['trades']}</td>" in panel
+    assert bench["strategy"] in panel and f"<td>{bench['trades']:,}</td>" in panel
+    assert f"<td>{bench['win_rate'] * 100:.1f}%</td>" in panel
     assert "entry signals 24h / 7d / 30d" in panel
 
 
