@@ -67,3 +67,6 @@ def shared_candles_or_skip(name: str) -> Path:
             f"real candles not available ({path} is absent; only the lab's own checkout has ../shared)"
         )
     return path
+
+
+from tests.pg import pg_server, pg_url  # noqa: E402,F401  (PostgreSQL fixtures)

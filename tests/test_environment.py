@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {d.lower() for d in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    wanted = {d.lower() for d in project["dependencies"] + extras["dev"] + extras["postgres"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert {p.lower() for p in pip} == wanted
@@ -24,8 +25,10 @@ def test_every_dependency_is_pinned_and_in_constraints():
         for line in (ROOT / "constraints.txt").read_text().splitlines()
         if "==" in line
     }
-    for dep in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    extras = project["optional-dependencies"]
+    for dep in project["dependencies"] + extras["dev"] + extras["postgres"]:
         name, version = dep.split("==")
+        name = name.split("[")[0]
         assert constraints[name.lower().replace("_", "-")] == version, dep
 
 

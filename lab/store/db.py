@@ -9,15 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lab.core.config import LabConfig
+from lab.core.errors import LabError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -31,12 +34,36 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _create(url: str, **kwargs: Any) -> Engine:
+    """create_engine with the problems a person can fix named: a missing driver, a malformed URL."""
+    try:
+        return create_engine(url, **kwargs)
+    except ModuleNotFoundError as exc:
+        extra = " (pip install -e '.[postgres]')" if url.startswith("postgresql") else ""
+        raise LabError(
+            f"database URL {_redacted(url)} needs the {exc.name} driver, which is not installed{extra}"
+        ) from None
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise LabError(
+            f"database URL {_redacted(url)} is not usable: {exc}; expected e.g. sqlite:///data/lab.db or "
+            "postgresql+psycopg://user:password@host:5432/dbname"
+        ) from None
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password (never in a message or a log)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
 @cache
 def get_engine(url: str) -> Engine:
     """One engine per URL per process, with WAL and foreign keys on SQLite."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = _create(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -47,8 +74,8 @@ def readonly_engine(url: str) -> Engine:
     databases in read-only transactions."""
     if url.startswith("sqlite:///") and ":memory:" not in url:
         path = Path(url.removeprefix("sqlite:///")).resolve()
-        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-    return create_engine(url, execution_options={"postgresql_readonly": True})
+        return _create(f"sqlite:///file:{path}?mode=ro&uri=true")
+    return _create(url, execution_options={"postgresql_readonly": True})
 
 
 def alembic_config(url: str) -> AlembicConfig:

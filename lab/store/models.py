@@ -223,7 +223,7 @@ class EngineState(Base):
 
     __tablename__ = "engine_state"
 
-    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(32), primary_key=True)  # the mode, and mode:backup for its copy
     state: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -37,7 +37,7 @@ from lab.trading.health import (
     TransientError,
     store_health,
 )
-from lab.trading.lock import InstanceLock
+from lab.trading.lock import DatabaseLock, InstanceLock
 from lab.trading.logs import configure
 from lab.trading.risk import RiskManager
 from lab.trading.signal_record import SignalRecord
@@ -385,7 +385,7 @@ class Engine:
     def run(self, max_steps: int | None = None) -> EngineSummary:
         """Run until the feed ends, a stop command arrives, or max_steps bars were processed."""
         lock = InstanceLock(self.config.data_dir / f"engine-{self.mode}.lock")
-        with lock:
+        with lock, DatabaseLock(self.config.db_url, self.mode):
             self._load()
             if lock.recovered_stale:
                 self.log.warning("stale_lock_recovered", path=str(lock.path))

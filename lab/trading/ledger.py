@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import Connection, Text, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lab.core.clock import to_utc
@@ -120,11 +120,20 @@ def rebuild_state(session: Session, initial_capital: float) -> RuntimeState:
     )
 
 
-_SAVE_STATE = (
-    update(EngineState.__table__)
-    .where(EngineState.__table__.c.mode.in_([bindparam("key"), bindparam("backup")]))
-    .values(state=bindparam("data", type_=Text()), updated_at=bindparam("now"))
-)
+def _save_state_statement(dialect: str) -> Any:
+    """The state UPDATE with the JSON serialised once: bound as text, and on PostgreSQL cast to json
+    explicitly (the json column refuses an implicit cast from a string parameter)."""
+    data: Any = bindparam("data", type_=Text())
+    if dialect == "postgresql":
+        data = cast(data, JSON)
+    return (
+        update(EngineState.__table__)
+        .where(EngineState.__table__.c.mode.in_([bindparam("key"), bindparam("backup")]))
+        .values(state=data, updated_at=bindparam("now"))
+    )
+
+
+_SAVE_STATE = {name: _save_state_statement(name) for name in ("sqlite", "postgresql")}
 
 
 def save_state(session: Session | Connection, mode: str, state: RuntimeState) -> None:
@@ -132,7 +141,9 @@ def save_state(session: Session | Connection, mode: str, state: RuntimeState) ->
     on every bar: one prepared UPDATE with the JSON serialised once."""
     data = state.model_dump_json()
     keys = (mode, f"{mode}:backup")
-    done = session.execute(_SAVE_STATE, {"key": keys[0], "backup": keys[1], "data": data, "now": utcnow()})
+    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+    statement = _SAVE_STATE[dialect] if dialect in _SAVE_STATE else _save_state_statement(dialect)
+    done = session.execute(statement, {"key": keys[0], "backup": keys[1], "data": data, "now": utcnow()})
     if done.rowcount < 2:
         existing = set(session.execute(select(EngineState.mode).where(EngineState.mode.in_(keys))).scalars())
         session.execute(
@@ -320,7 +331,7 @@ def record_scans(
                     "bar_time": when,
                     "symbol": sym,
                     "signal": "entry" if p.entry else "exit" if p.exit else "none",
-                    "rejected": rejected,
+                    "rejected": rejected[:256] if rejected else rejected,  # the column's width
                     "indicators": ind,
                 }
                 for sym, p, ind, rejected in scans

@@ -23,8 +23,8 @@ from tests.trading.test_parity import assert_same_trades
 KILLS = 20
 
 
-def _child(root: Path, pace: float) -> subprocess.Popen:
-    env = os.environ | {"LAB_ROOT": str(root), "PYTHONPATH": str(ROOT)}
+def _child(root: Path, pace: float, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = os.environ | {"LAB_ROOT": str(root), "PYTHONPATH": str(ROOT)} | (extra_env or {})
     return subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "trading" / "crash_child.py"), str(pace)],
         cwd=root,
@@ -43,6 +43,14 @@ def _progress(cfg) -> str | None:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_root):
+    sigkill_trials(tmp_path, lab_root, KILLS)
+
+
+def sigkill_trials(
+    tmp_path: Path, lab_root: Path, kills_wanted: int, extra_env: dict[str, str] | None = None
+) -> None:
+    """Kill a paced replay `kills_wanted` times at random points, restart, and check the final ledger
+    against an uninterrupted reference run (on SQLite, whatever database the killed run uses)."""
     reference_root = tmp_path / "reference"
     reference_root.mkdir()
     (reference_root / "lab.toml").write_text((lab_root / "lab.toml").read_text())
@@ -50,11 +58,11 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_roo
     replay_engine(ref_cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic").run()
     expected = engine_trades(ref_cfg)
 
-    cfg = make_project(lab_root, days=2)
+    cfg = make_project(lab_root, days=2, env=extra_env)
     rng = random.Random(1)
     kills, seen = 0, set()
-    while kills < KILLS:
-        proc = _child(lab_root, pace=0.02)  # ~12 bars per kill window: 20 kills fit in one replay
+    while kills < kills_wanted:
+        proc = _child(lab_root, pace=0.02, extra_env=extra_env)  # ~12 bars per kill window
         lock = cfg.data_dir / "engine-paper.lock"
         deadline = time.monotonic() + 60
         while (
@@ -63,14 +71,14 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_roo
             and not (lock.exists() and _progress(cfg) not in seen)
         ):
             time.sleep(0.05)
-        assert proc.poll() is None, f"the replay finished before {KILLS} kills: {proc.communicate()}"
+        assert proc.poll() is None, f"the replay finished before {kills_wanted} kills: {proc.communicate()}"
         time.sleep(rng.uniform(0.0, 0.4))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         seen.add(_progress(cfg))
         kills += 1
-    assert len(seen) > KILLS // 2, "kills should land at many different points of the replay"
-    final = _child(lab_root, pace=0.0)
+    assert len(seen) > kills_wanted // 2, "kills should land at many different points of the replay"
+    final = _child(lab_root, pace=0.0, extra_env=extra_env)
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err
 
