@@ -3,14 +3,13 @@ risk events and errors. Every change is committed before the engine acts on it."
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import JSON, Connection, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import JSON, Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lab.core.clock import to_utc
@@ -120,39 +119,26 @@ def rebuild_state(session: Session, initial_capital: float) -> RuntimeState:
     )
 
 
-def _save_state_statement(dialect: str) -> Any:
-    """The state UPDATE with the JSON serialised once: bound as text, and on PostgreSQL cast to json
-    explicitly (the json column refuses an implicit cast from a string parameter)."""
-    data: Any = bindparam("data", type_=Text())
-    if dialect == "postgresql":
-        data = cast(data, JSON)
-    return (
-        update(EngineState.__table__)
-        .where(EngineState.__table__.c.mode.in_([bindparam("key"), bindparam("backup")]))
-        .values(state=data, updated_at=bindparam("now"))
-    )
-
-
-_SAVE_STATE = {name: _save_state_statement(name) for name in ("sqlite", "postgresql")}
+# The state UPDATE, prepared once; the value is bound through sqlalchemy.JSON (never a string cast),
+# so SQLite and PostgreSQL store and read back the same document.
+_SAVE_STATE = (
+    update(EngineState.__table__)
+    .where(EngineState.__table__.c.mode.in_([bindparam("key"), bindparam("backup")]))
+    .values(state=bindparam("data", type_=JSON()), updated_at=bindparam("now"))
+)
 
 
 def save_state(session: Session | Connection, mode: str, state: RuntimeState) -> None:
     """Write the state and its backup copy (the copy is what a corrupt row is recovered from). It runs
-    on every bar: one prepared UPDATE with the JSON serialised once."""
-    data = state.model_dump_json()
+    on every bar: one prepared UPDATE for both rows."""
+    data = state.model_dump(mode="json")
     keys = (mode, f"{mode}:backup")
-    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
-    statement = _SAVE_STATE[dialect] if dialect in _SAVE_STATE else _save_state_statement(dialect)
-    done = session.execute(statement, {"key": keys[0], "backup": keys[1], "data": data, "now": utcnow()})
+    done = session.execute(_SAVE_STATE, {"key": keys[0], "backup": keys[1], "data": data, "now": utcnow()})
     if done.rowcount < 2:
         existing = set(session.execute(select(EngineState.mode).where(EngineState.mode.in_(keys))).scalars())
         session.execute(
             insert(EngineState),
-            [
-                {"mode": k, "state": json.loads(data), "updated_at": utcnow()}
-                for k in keys
-                if k not in existing
-            ],
+            [{"mode": k, "state": data, "updated_at": utcnow()} for k in keys if k not in existing],
         )
 
 
