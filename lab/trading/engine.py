@@ -402,6 +402,9 @@ class Engine:
                 "engine_start", mode=self.mode, strategy=self.loaded.name, last_bar=str(self.state.last_bar)
             )
             last_bar = pd.Timestamp(self.state.last_bar) if self.state.last_bar else None
+            resume = getattr(self.signals, "resume", None)
+            if resume is not None:  # a rolling window continues where the last run left it
+                resume(last_bar)
             self.process_commands(force=True)
             for step in self.feed.steps(last_bar):
                 self.process_commands()

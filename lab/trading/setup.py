@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import pandas as pd
+
 from lab.core.clock import Clock
 from lab.core.config import LabConfig
 from lab.core.errors import LabError
@@ -41,7 +43,13 @@ def replay_engine(
     if signal_mode == "precomputed":
         signals: Any = PrecomputedSignals(strategy_signals(loaded, chosen, candles))
     elif signal_mode == "rolling":
-        signals = RollingSignals(loaded.cls(chosen), symbols, config.engine.window_bars, loaded.path.name)
+        signals = RollingSignals(
+            loaded.cls(chosen),
+            symbols,
+            config.engine.window_bars,
+            loaded.path.name,
+            history_until=lambda s, t, n: candles[s].loc[:t].tail(n),
+        )
     else:
         raise ValueError(f"signal_mode must be 'precomputed' or 'rolling', got {signal_mode!r}")
     broker = PaperBroker({s: config.fees.for_pair(s).taker for s in symbols}, config.fees.slippage)
@@ -94,7 +102,12 @@ def live_engine(
                 config.engine.window_bars
             )
     signals = RollingSignals(
-        loaded.cls(chosen), symbols, config.engine.window_bars, loaded.path.name, history
+        loaded.cls(chosen),
+        symbols,
+        config.engine.window_bars,
+        loaded.path.name,
+        history,
+        history_until=lambda s, t, n: _stored_until(config, exchange.id, s, loaded.cls.timeframe, t, n),
     )
     feed = CcxtFeed(
         exchange,
@@ -114,6 +127,16 @@ def live_engine(
     return Engine(
         config, loaded, chosen, feed, broker, signals, clock=clock, check_staleness=True, faults=faults
     )
+
+
+def _stored_until(config: LabConfig, exchange: str, symbol: str, timeframe: str, t: Any, n: int) -> pd.DataFrame:
+    """The last n stored candles up to and including t (none stored: an empty frame)."""
+    from lab.market.repository import load
+
+    try:
+        return load(exchange, symbol, timeframe, end=pd.Timestamp(t) + pd.Timedelta(seconds=1), config=config).tail(n)
+    except LabError:
+        return pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
 
 
 def _exchange_call(config: LabConfig, breaker: Any, inject: Any) -> Any:

@@ -9,6 +9,7 @@ checks both give the same trades.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -100,12 +101,32 @@ class RollingSignals:
         window: int,
         where: str,
         history: dict[str, pd.DataFrame] | None = None,
+        history_until: Callable[[str, pd.Timestamp, int], pd.DataFrame] | None = None,
     ) -> None:
+        """`history_until(symbol, t, n)`: the last n candles up to and including t, for resuming."""
         self.strategy, self.where, self.window = strategy, where, window
+        self.history_until = history_until
         self.rows: dict[str, deque] = {s: deque(maxlen=window) for s in symbols}
         for symbol, frame in (history or {}).items():
-            for t, r in frame.tail(window).iterrows():
-                self.rows[symbol].append((t, r.open, r.high, r.low, r.close, r.volume))
+            self._fill(symbol, frame)
+
+    def _fill(self, symbol: str, frame: pd.DataFrame) -> None:
+        rows = self.rows[symbol]
+        rows.clear()
+        frame = frame.dropna(subset=["open"]).tail(self.window)
+        for t, o, h, lo, c, v in zip(
+            frame.index, frame["open"], frame["high"], frame["low"], frame["close"], frame["volume"], strict=True
+        ):
+            rows.append((t, float(o), float(h), float(lo), float(c), float(v)))
+
+    def resume(self, last_bar: pd.Timestamp | None) -> None:
+        """After a restart at `last_bar`: the window an uninterrupted run would hold there (its last
+        `window` candles up to and including that bar). Without it the strategy would restart on an
+        empty window, its indicators would warm up again and it would decide differently."""
+        if last_bar is None or self.history_until is None:
+            return
+        for symbol in self.rows:
+            self._fill(symbol, self.history_until(symbol, last_bar, self.window))
 
     def update(
         self, time: pd.Timestamp, bars: dict[str, Bar | None]

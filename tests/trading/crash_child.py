@@ -13,5 +13,6 @@ if __name__ == "__main__":
         ["BTC/USD", "ETH/USD", "SOL/USD"],
         exchange="synthetic",
         pace=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0,
+        signal_mode=sys.argv[2] if len(sys.argv) > 2 else "precomputed",
     )
     print(engine.run().steps, flush=True)

@@ -23,10 +23,12 @@ from tests.trading.test_parity import assert_same_trades
 KILLS = 20
 
 
-def _child(root: Path, pace: float, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+def _child(
+    root: Path, pace: float, extra_env: dict[str, str] | None = None, signal_mode: str = "precomputed"
+) -> subprocess.Popen:
     env = os.environ | {"LAB_ROOT": str(root), "PYTHONPATH": str(ROOT)} | (extra_env or {})
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "trading" / "crash_child.py"), str(pace)],
+        [sys.executable, str(ROOT / "tests" / "trading" / "crash_child.py"), str(pace), signal_mode],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -46,23 +48,36 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_roo
     sigkill_trials(tmp_path, lab_root, KILLS)
 
 
+@pytest.mark.slow
+def test_sigkill_on_the_rolling_signal_path_loses_and_duplicates_nothing(tmp_path, lab_root):
+    """The path live trading uses: the strategy on a rolling window, which a restart must rebuild."""
+    sigkill_trials(tmp_path, lab_root, 12, extra_env={"LAB_ENGINE__WINDOW_BARS": "300"}, signal_mode="rolling")
+
+
 def sigkill_trials(
-    tmp_path: Path, lab_root: Path, kills_wanted: int, extra_env: dict[str, str] | None = None
+    tmp_path: Path,
+    lab_root: Path,
+    kills_wanted: int,
+    extra_env: dict[str, str] | None = None,
+    signal_mode: str = "precomputed",
 ) -> None:
     """Kill a paced replay `kills_wanted` times at random points, restart, and check the final ledger
     against an uninterrupted reference run (on SQLite, whatever database the killed run uses)."""
     reference_root = tmp_path / "reference"
     reference_root.mkdir()
     (reference_root / "lab.toml").write_text((lab_root / "lab.toml").read_text())
-    ref_cfg = make_project(reference_root, days=2)
-    replay_engine(ref_cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic").run()
+    ref_env = {k: v for k, v in (extra_env or {}).items() if k != "LAB_DB_URL"}
+    ref_cfg = make_project(reference_root, days=2, env=ref_env)
+    replay_engine(ref_cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", signal_mode=signal_mode).run()
     expected = engine_trades(ref_cfg)
+    with session_scope(ref_cfg) as s:
+        expected_state = RuntimeState.model_validate(s.get(EngineState, "paper").state)
 
     cfg = make_project(lab_root, days=2, env=extra_env)
     rng = random.Random(1)
     kills, seen = 0, set()
     while kills < kills_wanted:
-        proc = _child(lab_root, pace=0.02, extra_env=extra_env)  # ~12 bars per kill window
+        proc = _child(lab_root, pace=0.02, extra_env=extra_env, signal_mode=signal_mode)
         lock = cfg.data_dir / "engine-paper.lock"
         deadline = time.monotonic() + 60
         while (
@@ -78,7 +93,7 @@ def sigkill_trials(
         seen.add(_progress(cfg))
         kills += 1
     assert len(seen) > kills_wanted // 2, "kills should land at many different points of the replay"
-    final = _child(lab_root, pace=0.0, extra_env=extra_env)
+    final = _child(lab_root, pace=0.0, extra_env=extra_env, signal_mode=signal_mode)
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err
 
@@ -95,6 +110,10 @@ def sigkill_trials(
     closed = trades[trades["status"] == "closed"]
     open_ = trades[trades["status"] == "open"]
     assert abs(state.cash - cash) < 0.005  # the cash balance reconciles with the fills to the cent
+    # the same cash, peak and day-start equity as the uninterrupted run
+    assert state.cash == pytest.approx(expected_state.cash, rel=1e-12)
+    assert state.peak_equity == pytest.approx(expected_state.peak_equity, rel=1e-12)
+    assert state.last_bar == expected_state.last_bar
     # cash + cost of open positions = initial capital + realized P&L (net of both fees)
     invested = float((open_["size"] * open_["entry_price"] + open_["entry_fees"]).sum())
     assert abs(state.cash + invested - (state.initial_capital + float(closed["pnl"].sum()))) < 0.005
