@@ -4,7 +4,6 @@ so a year of 5m equity points and 100,000 trades never load at once."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,12 +47,10 @@ def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 def engine_running(config: LabConfig, mode: str) -> bool:
-    lock = config.data_dir / f"engine-{mode}.lock"
-    try:
-        os.kill(int(lock.read_text().strip()), 0)
-    except (OSError, ValueError):
-        return False
-    return True
+    """The one place that says whether an engine runs: its instance lock is held (the CLI asks here too)."""
+    from lab.core.locks import is_held
+
+    return is_held(config.data_dir / f"engine-{mode}.lock")
 
 
 def engine_view(db: Engine, config: LabConfig, mode: str = "paper") -> EngineView | None:

@@ -1,65 +1,11 @@
-"""Single-instance lock: a PID file checked with os.kill(pid, 0); a stale lock (dead PID) is taken over."""
+"""The engine's locks: the single-instance file lock (lab.core.locks) and, on a server database, a
+lock in the database itself."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from lab.core.locks import AlreadyRunning, InstanceLock
 
-from lab.core.errors import LabError
-
-
-class AlreadyRunning(LabError):
-    pass
-
-
-class InstanceLock:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.recovered_stale = False
-
-    def _alive(self, pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or "0")
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and self._alive(pid):
-                    raise AlreadyRunning(
-                        f"the engine is already running (pid {pid}, lock {self.path})"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                self.recovered_stale = True
-                continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
-            return
-
-    def release(self) -> None:
-        try:
-            if self.path.read_text().strip() == str(os.getpid()):
-                self.path.unlink()
-        except OSError:
-            pass
-
-    def __enter__(self) -> InstanceLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+__all__ = ["AlreadyRunning", "DatabaseLock", "InstanceLock"]
 
 
 class DatabaseLock:

@@ -129,12 +129,16 @@ def live_engine(
     )
 
 
-def _stored_until(config: LabConfig, exchange: str, symbol: str, timeframe: str, t: Any, n: int) -> pd.DataFrame:
+def _stored_until(
+    config: LabConfig, exchange: str, symbol: str, timeframe: str, t: Any, n: int
+) -> pd.DataFrame:
     """The last n stored candles up to and including t (none stored: an empty frame)."""
     from lab.market.repository import load
 
     try:
-        return load(exchange, symbol, timeframe, end=pd.Timestamp(t) + pd.Timedelta(seconds=1), config=config).tail(n)
+        return load(
+            exchange, symbol, timeframe, end=pd.Timestamp(t) + pd.Timedelta(seconds=1), config=config
+        ).tail(n)
     except LabError:
         return pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
 

@@ -115,7 +115,13 @@ class RollingSignals:
         rows.clear()
         frame = frame.dropna(subset=["open"]).tail(self.window)
         for t, o, h, lo, c, v in zip(
-            frame.index, frame["open"], frame["high"], frame["low"], frame["close"], frame["volume"], strict=True
+            frame.index,
+            frame["open"],
+            frame["high"],
+            frame["low"],
+            frame["close"],
+            frame["volume"],
+            strict=True,
         ):
             rows.append((t, float(o), float(h), float(lo), float(c), float(v)))
 

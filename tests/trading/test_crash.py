@@ -51,7 +51,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(tmp_path, lab_roo
 @pytest.mark.slow
 def test_sigkill_on_the_rolling_signal_path_loses_and_duplicates_nothing(tmp_path, lab_root):
     """The path live trading uses: the strategy on a rolling window, which a restart must rebuild."""
-    sigkill_trials(tmp_path, lab_root, 12, extra_env={"LAB_ENGINE__WINDOW_BARS": "300"}, signal_mode="rolling")
+    sigkill_trials(
+        tmp_path, lab_root, 12, extra_env={"LAB_ENGINE__WINDOW_BARS": "300"}, signal_mode="rolling"
+    )
 
 
 def sigkill_trials(

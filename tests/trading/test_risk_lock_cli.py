@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,9 +11,9 @@ from typer.testing import CliRunner
 
 from lab.cli.main import app
 from lab.core.config import RiskConfig
+from lab.core.locks import AlreadyRunning, InstanceLock, is_held
 from lab.trading.decide import decide
 from lab.trading.ledger import RuntimeState
-from lab.trading.lock import AlreadyRunning, InstanceLock
 from lab.trading.risk import RiskManager
 from lab.trading.types import Bar, OpenPosition, Pending
 from tests.trading.helpers import SYMBOLS, make_project
@@ -79,20 +80,65 @@ def test_exits_are_never_blocked_by_risk():
 
 def test_single_instance_lock_and_stale_lock_recovery(tmp_path):
     path = tmp_path / "engine.lock"
-    with InstanceLock(path), pytest.raises(AlreadyRunning, match="already running"):
-        other = InstanceLock(path)
-        other._alive = lambda pid: True  # as if another live process held it
-        path.write_text("999999")
-        other.acquire()
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from lab.core.locks import InstanceLock; import time; l = InstanceLock(__import__('pathlib').Path({str(path)!r})); l.acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    path.write_text(dead.stdout.strip())  # a PID whose process has exited
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(AlreadyRunning, match=f"already running \\(pid {holder.pid}, lock"):
+        InstanceLock(path).acquire()
+    assert is_held(path)
+    holder.kill()  # SIGKILL: no release; the OS frees the lock with the process
+    holder.wait()
+    assert not is_held(path)
     lock = InstanceLock(path)
     lock.acquire()
-    assert lock.recovered_stale and path.read_text() == str(os.getpid())
+    assert lock.recovered_stale and lock.holder() == os.getpid()
     lock.release()
-    assert not path.exists()
+    assert not is_held(path) and lock.holder() is None
+
+
+def test_twenty_simultaneous_contenders_never_both_hold_the_lock(tmp_path):
+    """20 processes try at the same instant, 100 times: exactly one holder each round, never two."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    n, rounds = 20, 100
+    start, end = ctx.Barrier(n), ctx.Barrier(n)
+    holders, overlap, guard = ctx.Value("i", 0), ctx.Value("i", 0), ctx.Lock()
+    won = ctx.Value("i", 0)
+    path = str(tmp_path / "race.lock")
+
+    def worker() -> None:
+        lock = InstanceLock(Path(path))
+        for _ in range(rounds):
+            start.wait()
+            try:
+                lock.acquire()
+            except AlreadyRunning:
+                end.wait()
+                continue
+            with guard:
+                holders.value += 1
+                overlap.value += holders.value > 1
+                won.value += 1
+            end.wait()  # hold until every contender has tried
+            with guard:
+                holders.value -= 1
+            lock.release()
+
+    procs = [ctx.Process(target=worker) for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert all(p.exitcode == 0 for p in procs)
+    assert overlap.value == 0 and won.value == rounds
 
 
 def test_cli_run_status_pause_errors(lab_root):
