@@ -29,7 +29,7 @@ from lab.core.contract import StrategyParams
 from lab.core.sharpe import deflated_sharpe
 from lab.core.timeframes import bars_per_day, pandas_freq
 from lab.market.grid import prepare_candles
-from lab.strategy.checks import compute_signals
+from lab.strategy.checks import compute_signals, require_no_lookahead
 from lab.strategy.indicators import indicator_cache
 from lab.strategy.loader import LoadedStrategy
 
@@ -149,6 +149,11 @@ def sweep(
     parallel worker processes when there are several (n_jobs: default all cores)."""
     frame = prepare_candles({symbol: raw_candles}, loaded.cls.timeframe)[symbol]
     grid = grid if grid is not None else loaded.cls.Params.grid()
+    if grid:  # the look-ahead gate, on the defaults and on the first combination swept
+        for params in {loaded.cls.Params(), grid[0]}:
+            require_no_lookahead(
+                loaded.cls(params), loaded.code_hash, frame, f"{loaded.path.name} on {symbol}"
+            )
     if not grid:
         raise ValueError(f"{loaded.path.name}: the parameter grid is empty")
     chunks = [[p.model_dump() for p in grid[i : i + CHUNK]] for i in range(0, len(grid), CHUNK)]

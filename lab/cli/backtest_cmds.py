@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import typer
 
-from lab.cli.common import config, console, print_frame, reports_errors
+from lab.cli.common import config, console, json_object, print_frame, reports_errors, utc_time
 
 
 @reports_errors
@@ -16,13 +16,15 @@ def backtest_cmd(
     symbols: list[str] = typer.Option(None, "--symbols", "-s", help="Symbols (default: sample.symbols)"),
     exchange: str = typer.Option("synthetic", help="Exchange the candles are stored under"),
     timeframe: str = typer.Option(None, help="Must match the strategy's timeframe"),
-    start: str = typer.Option(None, help="UTC start, e.g. 2025-11-01"),
-    end: str = typer.Option(None, help="UTC end (exclusive)"),
-    params: str = typer.Option(None, help="Parameters as JSON, e.g. '{\"fast\": 12}'"),
+    start: str = typer.Option(None, help="UTC start, e.g. 2025-11-01", callback=utc_time),
+    end: str = typer.Option(None, help="UTC end (exclusive)", callback=utc_time),
+    params: str = typer.Option(None, help="Parameters as JSON, e.g. '{\"fast\": 12}'", callback=json_object),
     sweep_grid: bool = typer.Option(
         False, "--sweep", help="Sweep the declared parameter ranges (first symbol)"
     ),
-    limit: int = typer.Option(1000, help="Most combinations a sweep runs (a seeded sample of the grid)"),
+    limit: int = typer.Option(
+        1000, min=1, help="Most combinations a sweep runs (a seeded sample of the grid)"
+    ),
 ) -> None:
     """Backtest a strategy on stored candles and record the experiment."""
     from lab.backtest.records import save_experiment

@@ -58,3 +58,44 @@ def _fmt(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M")
     return "" if value is None else str(value)
+
+
+def utc_time(value: str | None) -> str | None:
+    """A --start/--end value: checked to be a date or time pandas understands (read as UTC)."""
+    if value is None:
+        return None
+    try:
+        pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise typer.BadParameter(
+            f"{value!r} is not a date or time; use e.g. 2025-11-01 or '2025-11-01 12:00'"
+        ) from None
+    return value
+
+
+def json_object(value: str | None) -> str | None:
+    """A --params value: a JSON object of parameter names to values."""
+    if value is None:
+        return None
+    import json
+
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(
+            f"not JSON ({exc.msg} at character {exc.pos}); e.g. '{{\"fast\": 12}}'"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise typer.BadParameter(
+            f"must be a JSON object of parameter names to values, got {type(parsed).__name__}"
+        )
+    return value
+
+
+def one_of(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(allowed)}")
+        return value
+
+    return check

@@ -8,7 +8,7 @@ import pandas as pd
 import typer
 
 from lab.cli.common import config, console, print_frame, reports_errors
-from lab.core.errors import DataValidationError
+from lab.core.errors import DataValidationError, LabError
 from lab.market import sample as sample_mod
 from lab.market.importer import infer_key, read_file
 from lab.market.repository import list_series, load, store_candles
@@ -174,6 +174,11 @@ def resample_cmd(
 def prune(tiers: list[str] = typer.Option(["5m", "1h", "1d"], "--tier")) -> None:
     """Apply tiered retention (market.retention): aggregate to the next tier, then drop old candles."""
     cfg = config()
+    unknown = [t for t in tiers if t not in cfg.market.retention]
+    if unknown:
+        raise LabError(
+            f"--tier {', '.join(unknown)}: not a retention tier; market.retention has {', '.join(cfg.market.retention)}"
+        )
     stored = list_series(cfg)
     for (exchange, symbol), _ in stored.groupby(["exchange", "symbol"]) if not stored.empty else []:
         for r in apply_retention(cfg, exchange, symbol, list(tiers)):

@@ -7,9 +7,9 @@ import time
 
 import pandas as pd
 import typer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from lab.cli.common import config, console, print_frame, reports_errors
+from lab.cli.common import config, console, one_of, print_frame, reports_errors, utc_time
 from lab.core.errors import LabError
 
 
@@ -19,10 +19,16 @@ def run_cmd(
     replay: bool = typer.Option(False, "--replay", help="Replay stored candles through the paper engine"),
     symbols: list[str] = typer.Option(None, "--symbols", "-s"),
     exchange: str = typer.Option("synthetic", help="Exchange the replayed candles are stored under"),
-    start: str = typer.Option(None),
-    end: str = typer.Option(None),
-    signals: str = typer.Option("precomputed", help="precomputed (fast replay) or rolling (as live)"),
-    pace: float = typer.Option(0.0, help="Seconds between replayed bars (0: as fast as possible)"),
+    start: str = typer.Option(None, callback=utc_time),
+    end: str = typer.Option(None, callback=utc_time),
+    signals: str = typer.Option(
+        "precomputed",
+        help="precomputed (fast replay) or rolling (as live)",
+        callback=one_of("precomputed", "rolling"),
+    ),
+    pace: float = typer.Option(
+        0.0, min=0, max=3600, help="Seconds between replayed bars (0: as fast as possible)"
+    ),
     live: bool = typer.Option(False, "--live", help="Send real orders (needs keys and live.confirm = true)"),
 ) -> None:
     """Run the trading engine (paper by default)."""
@@ -49,10 +55,28 @@ def run_cmd(
     )
 
 
+# What a queued command does when the next engine starts (it runs the queue before its first bar).
+WHEN_STARTED = {
+    "pause": "the next engine to start will begin paused",
+    "resume": "the next engine to start will clear a saved pause",
+    "stop": "the next engine to start would stop at once",
+}
+
+
 def _send(command: str, wait: float, **args: object) -> None:
+    from lab.dashboard.queries import engine_running
     from lab.store import commands
 
     cfg = config()
+    if not engine_running(cfg, "paper") and not engine_running(cfg, "live"):
+        if command == "stop":
+            console.print("no engine is running: nothing to stop (nothing was queued)")
+            return
+        cid = commands.enqueue(cfg, command, **args)
+        console.print(
+            f"no engine is running: {command} queued (#{cid}); {WHEN_STARTED.get(command, 'it runs when one starts')}"
+        )
+        return
     cid = commands.enqueue(cfg, command, **args)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -64,7 +88,7 @@ def _send(command: str, wait: float, **args: object) -> None:
                 raise typer.Exit(1)
             return
         time.sleep(0.2)
-    console.print(f"{command}: queued (#{cid}); the engine executes it on its next bar")
+    console.print(f"{command}: queued (#{cid}); the running engine executes it on its next bar")
 
 
 @reports_errors
@@ -94,16 +118,20 @@ def status_cmd(mode: str = typer.Option("paper")) -> None:
     from lab.dashboard.queries import engine_running
     from lab.store.db import session_scope
     from lab.store.models import CircuitBreakerState, EngineState, HealthRecord, Position
-    from lab.trading.ledger import RuntimeState
+    from lab.trading.ledger import load_state
 
     cfg = config()
     running = engine_running(cfg, mode)
     with session_scope(cfg) as s:
-        row = s.get(EngineState, mode)
-        if row is None:
+        if (
+            s.scalar(select(func.count()).select_from(EngineState).where(EngineState.mode.like(f"{mode}%")))
+            == 0
+        ):
             console.print(f"no {mode} engine has run yet: `lab run --replay` (paper) to start one")
             return
-        state = RuntimeState.model_validate(row.state)
+        state, problems = load_state(s, mode, cfg.backtest.initial_cash)
+        for problem in problems:
+            console.print(f"[yellow]note:[/] {problem}")
         positions = pd.DataFrame(
             [
                 {"symbol": p.symbol, "size": p.size, "entry": p.entry_price, "since": p.entry_time}
@@ -127,7 +155,7 @@ def status_cmd(mode: str = typer.Option("paper")) -> None:
 
 
 @reports_errors
-def errors_cmd(limit: int = typer.Option(20)) -> None:
+def errors_cmd(limit: int = typer.Option(20, min=1, max=10_000)) -> None:
     """Recent engine errors (feed, broker, strategy, commands, DB)."""
     from lab.store.db import session_scope
     from lab.store.models import EngineError

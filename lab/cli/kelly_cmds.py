@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import typer
 
-from lab.cli.common import console, print_frame, reports_errors
+from lab.cli.common import console, print_frame, reports_errors, utc_time
 from lab.core.errors import LabError
 
 
@@ -30,8 +30,8 @@ def kelly_cmd(
     strategy: str = typer.Argument(..., help="Strategy name (searched in strategies/) or a .py file"),
     symbols: list[str] = typer.Option(None, "--symbols", "-s", help="Symbols (default: sample.symbols)"),
     exchange: str = typer.Option("synthetic", help="Exchange the candles are stored under"),
-    start: str = typer.Option(None, help="UTC start, e.g. 2025-11-01"),
-    end: str = typer.Option(None, help="UTC end (exclusive)"),
+    start: str = typer.Option(None, help="UTC start, e.g. 2025-11-01", callback=utc_time),
+    end: str = typer.Option(None, help="UTC end (exclusive)", callback=utc_time),
     fractions: str = typer.Option("0.25,0.5,1", help="Multiples of f* to compare"),
     n_sims: int = typer.Option(1000, min=100, max=100_000, help="Monte Carlo paths per fraction"),
     seed: int = typer.Option(0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from lab.cli import (
@@ -16,12 +18,26 @@ from lab.cli import (
     stats_cmds,
 )
 from lab.cli.common import config, console, reports_errors
+from lab.cli.errors import DEBUG_ENV, LabGroup
 
 app = typer.Typer(
+    cls=LabGroup,
     help="Trading Lab: research and trading for crypto spot markets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of a failure (it is always in data/logs/cli.log)"
+    ),
+) -> None:
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(db_cmds.app, name="db")
 app.command("backtest")(backtest_cmds.backtest_cmd)

@@ -86,7 +86,7 @@ def run(
 
 @app.command()
 @reports_errors
-def history(notebook: str = typer.Argument(None), limit: int = typer.Option(20)) -> None:
+def history(notebook: str = typer.Argument(None), limit: int = typer.Option(20, min=1, max=10_000)) -> None:
     """Recent runs, and per notebook: success rate and mean duration."""
     from lab.pipeline.history import runs, summary
 

@@ -27,6 +27,8 @@ _ENV_NOT_CONFIG = {
     "LAB_EXCHANGE_API_KEY",
     "LAB_EXCHANGE_API_SECRET",
     "LAB_DASHBOARD_TOKEN",
+    "LAB_DEBUG",  # `lab --debug`
+    "LAB_NOTEBOOK_SUMMARY",  # set by the notebook runner for the kernel (lab.pipeline.headline)
 }
 
 
@@ -38,7 +40,8 @@ def _check_timeframe(tf: str) -> None:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and NaN are refused everywhere: no setting of the lab means "infinitely much"
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class PathsConfig(Frozen):
@@ -197,6 +200,22 @@ class FaultConfig(Frozen):
     error_rate: dict[str, float] = Field(default_factory=dict)  # e.g. {"broker": 0.3, "feed": 0.3}
     latency_ms: dict[str, float] = Field(default_factory=dict)
 
+    @field_validator("error_rate")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, rate in value.items():
+            if not 0 <= rate <= 1 or rate != rate:
+                raise ValueError(f"error_rate for {name} must be a share from 0 to 1, got {rate}")
+        return value
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, ms in value.items():
+            if not 0 <= ms <= 600_000 or ms != ms:
+                raise ValueError(f"latency_ms for {name} must be from 0 to 600000 ms, got {ms}")
+        return value
+
 
 class ScheduleJob(Frozen):
     notebook: str
@@ -284,7 +303,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
         elif "__" in name:
             keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
         else:
-            continue
+            raise ConfigError(_unknown_variable(name))
         node = data
         for key in keys[:-1]:
             node = node.setdefault(key, {})
@@ -293,6 +312,24 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
         node[keys[-1]] = raw if name == "LAB_DB_URL" else _parse_env_value(raw)
         sources[".".join(keys)] = name
     return sources
+
+
+def _env_names() -> list[str]:
+    """Every LAB_SECTION__KEY the configuration knows."""
+    names = []
+    for section, field in LabConfig.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            names += [f"LAB_{section.upper()}__{key.upper()}" for key in model.model_fields]
+    return names + sorted(_ENV_NOT_CONFIG | {"LAB_DB_URL"})
+
+
+def _unknown_variable(name: str) -> str:
+    import difflib
+
+    guess = difflib.get_close_matches(name, _env_names(), n=1, cutoff=0.6)
+    hint = f"; did you mean {guess[0]}?" if guess else "; settings are LAB_<SECTION>__<KEY> (two underscores)"
+    return f"unknown environment variable {name}{hint}"
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -317,6 +354,8 @@ def _describe(exc: ValidationError, source: str, env_sources: dict[str, str]) ->
             lines.append(f"{where}: unknown key {key!r} (allowed here: {allowed})")
         else:
             lines.append(f"{where}: {key} = {err.get('input')!r}: {err['msg']}")
+    if len(lines) == 1:
+        return f"invalid configuration: {lines[0]}"
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -340,6 +379,10 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     env_sources = _apply_env(data, env)
     data["root"] = root
     try:
-        return LabConfig.model_validate(data)
+        config = LabConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path.name, env_sources)) from None
+    for what, folder in (("data_dir", config.data_dir), ("reports_dir", config.reports_dir)):
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"paths.{what} = {folder}: a file stands there; it must be a directory")
+    return config

@@ -55,10 +55,22 @@ def engine_running(config: LabConfig, mode: str) -> bool:
 
 def engine_view(db: Engine, config: LabConfig, mode: str = "paper") -> EngineView | None:
     with db.connect() as c:
-        row = c.execute(text("SELECT state FROM engine_state WHERE mode = :m"), {"m": mode}).scalar()
-    if row is None:
+        rows = dict(
+            c.execute(
+                text("SELECT mode, CAST(state AS TEXT) FROM engine_state WHERE mode IN (:m, :b)"),
+                {"m": mode, "b": f"{mode}:backup"},
+            ).all()
+        )
+    if not rows:
         return None
-    s = row if isinstance(row, dict) else json.loads(row)
+    s: dict = {}
+    for key in (mode, f"{mode}:backup"):  # a corrupt row: its backup copy, as the engine reads it
+        try:
+            s = json.loads(rows[key]) if key in rows else {}
+        except (TypeError, ValueError):
+            continue
+        if isinstance(s, dict) and s:
+            break
     return EngineView(
         mode,
         engine_running(config, mode),

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lab.core.errors import DataValidationError, LabError
@@ -63,9 +64,13 @@ def infer_key(
 def _to_utc(values: pd.Series) -> pd.DatetimeIndex:
     if pd.api.types.is_numeric_dtype(values):
         numeric = pd.to_numeric(values, errors="coerce")
-        unit = "ms" if numeric.abs().max() > 1e11 else "s"
+        # epoch seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude (a 2020s
+        # date is ~1.7e9 s); a value out of range for its unit becomes NaT and is refused by validation
+        top = float(numeric.abs().max()) if numeric.notna().any() else 0.0
+        unit = "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
+        finite = numeric.where(np.isfinite(numeric))
         return pd.DatetimeIndex(
-            pd.to_datetime(numeric, unit=unit, utc=True, errors="coerce"), name="timestamp"
+            pd.to_datetime(finite, unit=unit, utc=True, errors="coerce"), name="timestamp"
         )
     return pd.DatetimeIndex(
         pd.to_datetime(values, utc=True, errors="coerce", format="mixed"), name="timestamp"

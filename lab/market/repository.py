@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,15 @@ from lab.core.clock import to_utc
 from lab.core.config import LabConfig, load_config
 from lab.core.errors import DataNotFoundError, DataValidationError
 from lab.market.validate import ValidationReport, find_gaps, repair, validate
-from lab.store.candles import OHLCV, merge, read_metadata, read_series, series_path, write_series
+from lab.store.candles import (
+    OHLCV,
+    merge,
+    publish_series,
+    read_metadata,
+    read_series,
+    series_path,
+    stage_series,
+)
 from lab.store.db import session_scope
 from lab.store.models import CandleSeries, DataQualityEvent
 
@@ -120,11 +129,33 @@ def store_candles(
 def _write_and_record(
     config: LabConfig, key: tuple[str, str, str], frame: pd.DataFrame, meta: dict[str, str]
 ) -> list:
-    """Write the series file atomically, then upsert its metadata row; returns the gaps found."""
+    """Stage the series file, upsert its metadata row, and only once that committed put the file in
+    place (a locked or failing database leaves the stored file as it was and no file behind);
+    returns the gaps found."""
     exchange, symbol, timeframe = key
     path = series_path(config.candles_dir, exchange, symbol, timeframe)
-    write_series(path, frame, meta)
+    staged = stage_series(path, frame, meta)
     gaps = find_gaps(frame.index, timeframe)
+    try:
+        _record_series(config, key, path, frame, meta, gaps)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()  # a new series' folder, created for nothing
+        raise
+    publish_series(staged, path)
+    return gaps
+
+
+def _record_series(
+    config: LabConfig,
+    key: tuple[str, str, str],
+    path: Path,
+    frame: pd.DataFrame,
+    meta: dict[str, str],
+    gaps: list,
+) -> None:
+    exchange, symbol, timeframe = key
     with session_scope(config) as session:
         row = session.scalar(
             select(CandleSeries).filter_by(exchange=exchange, symbol=symbol, timeframe=timeframe)
@@ -138,7 +169,6 @@ def _write_and_record(
         row.rows, row.gaps = len(frame), len(gaps)
         row.missing_candles = sum(g.missing for g in gaps)
         row.synthetic, row.source = meta.get("synthetic") == "true", meta.get("source", "")[:256]
-    return gaps
 
 
 def replace_series(

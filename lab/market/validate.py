@@ -73,6 +73,22 @@ def require_columns(frame: pd.DataFrame) -> None:
         raise DataValidationError(f"candles lack column(s) {missing}; expected {OHLCV}")
 
 
+SPIKE_FACTOR = 50.0  # a price this many times above (or below) its neighbours' median is not a price
+
+
+def _spikes(values: pd.DataFrame) -> np.ndarray:
+    """Rows whose prices are absurd against the median close of the 11 rows around them (e.g. 1e300
+    between prices of 100): validation of stored history, so neighbours on both sides count."""
+    close = values["close"].where(np.isfinite(values["close"]) & (values["close"] > 0))
+    if close.count() < 3:
+        return np.zeros(len(values), dtype=bool)
+    median = close.rolling(11, center=True, min_periods=3).median().bfill().ffill().to_numpy()
+    prices = values[PRICES].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = np.where(prices > 0, prices / median[:, None], 1.0)  # non-positive prices: their own check
+        return ((ratio > SPIKE_FACTOR) | (ratio < 1 / SPIKE_FACTOR)).any(axis=1)
+
+
 def validate(frame: pd.DataFrame, timeframe: str) -> ValidationReport:
     """Check OHLCV rows (index = UTC timestamps) and return every problem found."""
     require_columns(frame)
@@ -83,6 +99,8 @@ def validate(frame: pd.DataFrame, timeframe: str) -> ValidationReport:
         checks: dict[str, np.ndarray] = {
             "missing_timestamp": np.asarray(idx.isna()),
             "nan_value": values.isna().any(axis=1).to_numpy(),
+            "infinite_value": np.isinf(values.to_numpy(dtype="float64")).any(axis=1),
+            "price_spike": _spikes(values),
             "non_positive_price": (values[PRICES] <= 0).any(axis=1).to_numpy(),
             "high_below_low": h < lo,
             "open_outside_range": (o > h) | (o < lo),

@@ -38,3 +38,30 @@ def verdict(text: str) -> None:
             f"padding:.6rem 1rem;margin:.5rem 0 1rem;font-size:1.02rem;line-height:1.45'>{html.escape(text)}</div>"
         )
     )
+
+
+def _show_lab_errors_plainly() -> None:
+    """In a notebook kernel, a LabError (bad parameters, a refused strategy, missing data) shows as its
+    one-line message, as the CLI and the dashboard show it, instead of a traceback. Other errors keep
+    their traceback: those are bugs to see."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_lab_errors_plain", False):
+        return
+    from lab.core.errors import LabError
+
+    def handler(
+        self: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
+    ) -> list[str]:
+        stb = [f"{etype.__name__}: {value}"]
+        self._showtraceback(etype, value, stb)
+        return stb
+
+    shell.set_custom_exc((LabError,), handler)
+    shell._lab_errors_plain = True
+
+
+_show_lab_errors_plainly()

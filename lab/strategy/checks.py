@@ -3,6 +3,10 @@ future is cut off)."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +41,49 @@ def _check_fraction(name: str, values: pd.Series | float | None, index: pd.Index
         raise StrategyError(f"{where}: {name} must be a fraction of the entry price in (0, 1)")
 
 
-def compute_signals(strategy: Strategy, candles: pd.DataFrame, where: str) -> Signals:
-    """Run strategy.signals and check its output; every problem is a StrategyError naming `where`."""
+# How long strategy code may run before the watchdog stops it (seconds): loading the file, and one
+# signals() call. Tests lower them.
+IMPORT_TIMEOUT_S = 60.0
+SIGNALS_TIMEOUT_S = 300.0
+
+
+class StrategyTimeout(StrategyError):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Abort the block after `seconds` with a StrategyTimeout naming `what` (SIGALRM: on the main
+    thread of a POSIX process; elsewhere the block runs unguarded)."""
+    if (
+        seconds <= 0
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "setitimer")
+    ):
+        yield
+        return
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise StrategyTimeout(f"{what}: still running after {seconds:g} s; stopped (an endless loop?)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        out = strategy.signals(candles)
-    except Exception as exc:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def compute_signals(strategy: Strategy, candles: pd.DataFrame, where: str) -> Signals:
+    """Run strategy.signals and check its output; every problem is a StrategyError naming `where`.
+    SystemExit and KeyboardInterrupt raised by strategy code are its failure, not the lab's exit."""
+    try:
+        with time_limit(SIGNALS_TIMEOUT_S, f"{where}: signals()"):
+            out = strategy.signals(candles)
+    except StrategyTimeout:
+        raise
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         raise StrategyError(f"{where}: signals() raised {type(exc).__name__}: {exc}") from None
     if not isinstance(out, Signals):
         raise StrategyError(
@@ -84,3 +126,22 @@ def lookahead_check(strategy: Strategy, candles: pd.DataFrame, where: str, cuts:
                     f"data but {bool(b[diff[0]])} when data ends at {candles.index[cut - 1]}",
                 )
     return LookaheadResult(True, len(points))
+
+
+_CHECKED: dict[tuple[str, str], LookaheadResult] = {}
+LOOKAHEAD_BARS = 3000  # the look-ahead gate runs on (at most) this many recent bars
+
+
+def require_no_lookahead(strategy: Strategy, code_hash: str, candles: pd.DataFrame, where: str) -> None:
+    """The gate every backtest, sweep, notebook and engine passes on load: refuse a strategy whose past
+    signals change when later bars are removed. Cached per code hash and parameters (it costs once
+    per process)."""
+    key = (code_hash, strategy.params.model_dump_json())
+    result = _CHECKED.get(key)
+    if result is None:
+        frame = candles.dropna(subset=["close"]).tail(LOOKAHEAD_BARS)
+        if len(frame) < 20:
+            return  # too little data to judge; the next run with more data checks it
+        result = _CHECKED[key] = lookahead_check(strategy, frame, where)
+    if not result.ok:
+        raise StrategyError(f"refused: {result.detail} (signals must use only bars up to their own)")

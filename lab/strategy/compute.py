@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from lab.core.contract import Signals, StrategyParams
-from lab.strategy.checks import compute_signals
+from lab.strategy.checks import compute_signals, require_no_lookahead
 from lab.strategy.loader import LoadedStrategy
 
 
@@ -17,6 +17,11 @@ def strategy_signals(
 ) -> dict[str, Signals]:
     """Signals per symbol, computed on the symbol's own rows (before it listed there are none)."""
     strategy = loaded.cls(params)
+    first = next(iter(candles.values()), None)
+    if first is not None:
+        require_no_lookahead(
+            strategy, loaded.code_hash, first, f"{loaded.path.name} on {next(iter(candles))}"
+        )
     out = {}
     for symbol, frame in candles.items():
         listed = frame["close"].notna().to_numpy()

@@ -75,9 +75,14 @@ def load_strategy(name_or_path: str, strategies_dir: Path) -> LoadedStrategy:
         spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
+        from lab.strategy.checks import IMPORT_TIMEOUT_S, StrategyTimeout, time_limit
+
         try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
+            with time_limit(IMPORT_TIMEOUT_S, f"{path.name}: loading the file"):
+                spec.loader.exec_module(module)
+        except StrategyTimeout:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
             raise StrategyError(f"{path.name}: failed while loading: {type(exc).__name__}: {exc}") from None
         sys.modules[module_name] = module
     classes = [

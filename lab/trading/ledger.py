@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import JSON, Connection, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Connection, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lab.core.clock import to_utc
@@ -81,11 +81,12 @@ def load_state(session: Session, mode: str, initial_capital: float) -> tuple[Run
     """The saved state, else its backup copy, else a state rebuilt from the ledger; returns problems seen."""
     problems = []
     for key in (mode, f"{mode}:backup"):
-        row = session.get(EngineState, key)
-        if row is None:
+        # read as text: a row that is not JSON at all must not stop the engine (the JSON type would raise)
+        raw = session.execute(select(cast(EngineState.state, Text)).where(EngineState.mode == key)).scalar()
+        if raw is None:
             continue
         try:
-            return RuntimeState.model_validate(row.state), problems
+            return RuntimeState.model_validate_json(raw), problems
         except ValidationError as exc:
             problems.append(
                 f"runtime state row {key!r} is corrupt ({exc.error_count()} problem(s): "

@@ -12,6 +12,7 @@ from lab.core.config import LabConfig
 from lab.core.errors import LabError
 from lab.market.grid import prepare_candles
 from lab.market.repository import load_many
+from lab.strategy.checks import require_no_lookahead
 from lab.strategy.compute import strategy_signals
 from lab.strategy.loader import load_strategy
 from lab.trading.brokers import PaperBroker
@@ -43,6 +44,10 @@ def replay_engine(
     if signal_mode == "precomputed":
         signals: Any = PrecomputedSignals(strategy_signals(loaded, chosen, candles))
     elif signal_mode == "rolling":
+        first = next(iter(candles))
+        require_no_lookahead(
+            loaded.cls(chosen), loaded.code_hash, candles[first], f"{loaded.path.name} on {first}"
+        )
         signals = RollingSignals(
             loaded.cls(chosen),
             symbols,
@@ -101,6 +106,9 @@ def live_engine(
             history[s] = load(exchange.id, s, loaded.cls.timeframe, config=config).tail(
                 config.engine.window_bars
             )
+    for s, frame in history.items():  # the look-ahead gate, on stored history where there is some
+        require_no_lookahead(loaded.cls(chosen), loaded.code_hash, frame, f"{loaded.path.name} on {s}")
+        break
     signals = RollingSignals(
         loaded.cls(chosen),
         symbols,

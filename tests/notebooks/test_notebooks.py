@@ -67,6 +67,7 @@ def test_failing_notebook_still_writes_html_and_a_failed_row(project):
     assert outcome.status == "failed"
     assert "does_not_exist" in outcome.error and "not found" in outcome.error
     assert outcome.output_html.exists() and "not found" in outcome.output_html.read_text()
+    assert "Traceback" not in outcome.output_html.read_text()  # the one-line message, as the CLI shows it
     row = runs(project).iloc[0]
     assert row["status"] == "failed" and "does_not_exist" in row["error"]
     stats = summary(project).set_index("notebook")
