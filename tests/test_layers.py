@@ -14,7 +14,7 @@ ALLOWED = {
     "pipeline": {"core", "store"},
     "sandbox": {"core"},
     "research": {"core", "store", "sandbox"},
-    "dashboard": {"core", "store", "research"},
+    "dashboard": {"core", "store", "research", "pipeline"},
 }
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from lab.backtest.run import BacktestResult, library_versions
 from lab.core.config import LabConfig
 from lab.store.db import session_scope
 from lab.store.models import BacktestTrade, Experiment
+from lab.store.trades import row_values
 
 
 def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -45,23 +45,8 @@ def save_experiment(
             trades_hash=result.trades_hash,
             n_trials=n_trials,
         )
-        for t in result.trades.itertuples(index=False):
-            exp.trades.append(
-                BacktestTrade(
-                    symbol=t.symbol,
-                    entry_time=t.entry_time.to_pydatetime(),
-                    exit_time=None if pd.isna(t.exit_time) else t.exit_time.to_pydatetime(),
-                    size=t.size,
-                    entry_price=t.entry_price,
-                    exit_price=None if pd.isna(t.exit_price) else t.exit_price,
-                    entry_fees=t.entry_fees,
-                    exit_fees=t.exit_fees,
-                    pnl=t.pnl,
-                    return_pct=t.return_pct,
-                    status=t.status,
-                    exit_reason=t.exit_reason,
-                )
-            )
+        for t in result.trades.to_dict("records"):
+            exp.trades.append(BacktestTrade(**row_values(t)))
         session.add(exp)
         session.flush()
         return exp.id

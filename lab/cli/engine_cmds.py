@@ -3,6 +3,7 @@ operator commands (written to the DB command queue, the same path the dashboard 
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pandas as pd
@@ -38,12 +39,23 @@ def run_cmd(
     symbols = symbols or list(cfg.sample.symbols if replay else cfg.market.symbols)
     if live and replay:
         raise LabError("--live and --replay exclude each other: a replay never sends real orders")
+    from lab.pipeline.launch import start_notebook
+
+    launcher = functools.partial(start_notebook, cfg)
     if replay:
         engine = replay_engine(
-            cfg, strategy, symbols, exchange=exchange, start=start, end=end, signal_mode=signals, pace=pace
+            cfg,
+            strategy,
+            symbols,
+            exchange=exchange,
+            start=start,
+            end=end,
+            signal_mode=signals,
+            pace=pace,
+            start_notebook=launcher,
         )
     else:
-        engine = live_engine(cfg, strategy, symbols, live=live)
+        engine = live_engine(cfg, strategy, symbols, live=live, start_notebook=launcher)
     console.print(
         f"engine ({engine.mode}) started: {engine.loaded.name} on {', '.join(symbols)}; "
         f"`lab status`, `lab pause --reason ...`, `lab stop` from another shell"
@@ -129,7 +141,7 @@ def status_cmd(mode: str = typer.Option("paper")) -> None:
         ):
             console.print(f"no {mode} engine has run yet: `lab run --replay` (paper) to start one")
             return
-        state, problems = load_state(s, mode, cfg.backtest.initial_cash)
+        state, problems = load_state(s, mode, cfg.trading_capital.initial_cash)
         for problem in problems:
             console.print(f"[yellow]note:[/] {problem}")
         positions = pd.DataFrame(

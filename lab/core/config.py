@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -123,6 +124,22 @@ class BacktestConfig(Frozen):
     annualization_days: int = Field(365, ge=1, le=366)
 
 
+class CapitalConfig(Frozen):
+    """What the trading engine (paper and live) trades with. A setting left unset takes the
+    [backtest] value, so a replay equals the backtest of the same period by default."""
+
+    initial_cash: float | None = Field(None, gt=0)
+    position_fraction: float | None = Field(None, gt=0, le=1)  # of free cash per entry (fixed sizing)
+    max_open_positions: int | None = Field(None, ge=1, le=100)
+
+
+@dataclass(frozen=True)
+class Capital:
+    initial_cash: float
+    position_fraction: float
+    max_open_positions: int
+
+
 class SizingConfig(Frozen):
     """How entries are sized, in the backtester and the engine alike (lab.core.kelly)."""
 
@@ -232,6 +249,7 @@ class LabConfig(Frozen):
     sample: SampleConfig = SampleConfig()
     fees: FeesConfig = FeesConfig()
     backtest: BacktestConfig = BacktestConfig()
+    capital: CapitalConfig = CapitalConfig()
     sizing: SizingConfig = SizingConfig()
     sandbox: SandboxConfig = SandboxConfig()
     pipeline: PipelineConfig = PipelineConfig()
@@ -264,6 +282,18 @@ class LabConfig(Frozen):
     @property
     def strategies_dir(self) -> Path:
         return self.path(self.paths.strategies_dir)
+
+    @property
+    def trading_capital(self) -> Capital:
+        """The engine's capital settings: [capital], falling back to [backtest] for what it leaves unset."""
+        c, b = self.capital, self.backtest
+        return Capital(
+            initial_cash=c.initial_cash if c.initial_cash is not None else b.initial_cash,
+            position_fraction=c.position_fraction if c.position_fraction is not None else b.position_fraction,
+            max_open_positions=c.max_open_positions
+            if c.max_open_positions is not None
+            else b.max_open_positions,
+        )
 
     @property
     def statistics_dir(self) -> Path:

@@ -102,7 +102,7 @@ class StatusApp:
             self.figure.outputs = (_note("drawing the equity chart…"),)
         for button, command in ((self.pause, "pause"), (self.resume, "resume"), (self.stop, "stop")):
             button.on_click(lambda _b, c=command: self.send(c))
-        self.run_nb.on_click(lambda _b: self.send("run_notebook", notebook=self.notebook.value))
+        self.run_nb.on_click(lambda _b: self.run_notebook(self.notebook.value))
         self.symbol.observe(lambda _c: self.refresh(), "value")
         self.period.observe(lambda _c: self.refresh(), "value")
         self.widget = w.VBox(
@@ -159,6 +159,15 @@ class StatusApp:
         waiting = "" if running else " — no engine is running; it will run when one starts (`lab run`)"
         self.pending_command = cid
         self.outcome.value = f"{html.escape(command)} queued (#{cid}){waiting}"
+
+    def run_notebook(self, name: str) -> None:
+        """Start the run at once (lab.pipeline.launch): it needs no engine."""
+        from lab.pipeline.launch import start_notebook
+
+        try:
+            self.outcome.value = html.escape(start_notebook(self.config, name))
+        except Exception as exc:  # unknown notebook, cannot spawn: say so, never a traceback
+            self.outcome.value = f"<b style='color:#cf222e'>{html.escape(str(exc))}</b>"
 
     def _command_outcome(self) -> None:
         cid = getattr(self, "pending_command", None)
@@ -331,8 +340,8 @@ class StatusApp:
             limit_bar(
                 "open positions",
                 len(pos),
-                self.config.backtest.max_open_positions,
-                f"{len(pos)} of {self.config.backtest.max_open_positions}",
+                self.config.trading_capital.max_open_positions,
+                f"{len(pos)} of {self.config.trading_capital.max_open_positions}",
             ),
             limit_bar(
                 "losing streak",

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lab.core.errors import LabError
-from lab.store.models import Order
-from lab.trading.types import Bar, FillReport
+from lab.trading.types import Bar, FillReport, OrderTicket
 
 
 class BrokerRejected(LabError):
@@ -17,7 +16,7 @@ class BrokerRejected(LabError):
 class Broker(Protocol):
     mode: str
 
-    def submit(self, order: Order, cash: float, bar: Bar | None) -> FillReport:
+    def submit(self, order: OrderTicket, cash: float, bar: Bar | None) -> FillReport:
         """Execute an order; idempotent for the same client_order_id. Raises BrokerRejected, or a
         transient error that the engine retries."""
         ...
@@ -33,7 +32,7 @@ class PaperBroker:
     def __init__(self, fees: dict[str, float], slippage: float) -> None:
         self.fees, self.slippage = fees, slippage
 
-    def submit(self, order: Order, cash: float, bar: Bar | None) -> FillReport:
+    def submit(self, order: OrderTicket, cash: float, bar: Bar | None) -> FillReport:
         fee = self.fees[order.symbol]
         price = order.reference_price
         if order.kind == "limit":
@@ -84,7 +83,7 @@ class CcxtBroker:
         self.poll_seconds, self.max_polls = poll_seconds, max_polls
         self.sleep = sleep or time.sleep
 
-    def _find(self, order: Order) -> dict | None:
+    def _find(self, order: OrderTicket) -> dict | None:
         for method, capability in (
             ("fetch_open_orders", "fetchOpenOrders"),
             ("fetch_closed_orders", "fetchClosedOrders"),
@@ -97,7 +96,7 @@ class CcxtBroker:
                     return o
         return None
 
-    def _fill(self, o: dict, order: Order) -> FillReport:
+    def _fill(self, o: dict, order: OrderTicket) -> FillReport:
         size = float(o.get("filled") or 0)
         price = float(o.get("average") or o.get("price") or 0)
         if size <= 0 or price <= 0:
@@ -109,7 +108,7 @@ class CcxtBroker:
             cost *= price
         return FillReport(size=size, price=price, fee=cost, exchange_order_id=str(o.get("id")))
 
-    def submit(self, order: Order, cash: float, bar: Bar | None) -> FillReport:
+    def submit(self, order: OrderTicket, cash: float, bar: Bar | None) -> FillReport:
         import ccxt
 
         existing = self._find(order)

@@ -11,6 +11,7 @@ decided again: its remaining orders are submitted (idempotently) and phase C run
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from lab.core.clock import Clock, SystemClock, to_utc
 from lab.core.config import LabConfig
+from lab.core.errors import LabError
 from lab.core.timeframes import timeframe_delta
 from lab.store import commands as cmdq
 from lab.store.db import connection_scope, session_scope
@@ -39,6 +41,7 @@ from lab.trading.health import (
 )
 from lab.trading.lock import DatabaseLock, InstanceLock
 from lab.trading.logs import configure
+from lab.trading.operator import dispatch
 from lab.trading.risk import RiskManager
 from lab.trading.signal_record import SignalRecord
 from lab.trading.signals import SignalSource
@@ -68,6 +71,10 @@ class EngineSummary:
     stopped_by: str = "feed ended"
 
 
+def _no_notebooks(name: str) -> str:
+    raise LabError(f"cannot run notebook {name!r}: this engine was started without a notebook launcher")
+
+
 class Engine:
     def __init__(
         self,
@@ -82,6 +89,7 @@ class Engine:
         sizer: Sizer | None = None,
         check_staleness: bool = False,
         faults: FaultInjector | None = None,
+        start_notebook: Callable[[str], str] | None = None,
     ) -> None:
         self.config, self.loaded, self.params = config, loaded, params
         self.feed, self.broker, self.signals = feed, broker, signals
@@ -95,9 +103,11 @@ class Engine:
             if config.sizing.method == "kelly"
             else None
         )
-        self.sizer = sizer or make_sizer(config.sizing, config.backtest.position_fraction, self.record)
+        self.sizer = sizer or make_sizer(config.sizing, config.trading_capital.position_fraction, self.record)
         self.risk = RiskManager(config.risk)
         self.check_staleness = check_staleness
+        # notebook runs belong to lab.pipeline; the CLI hands the engine its launcher
+        self.start_notebook = start_notebook or _no_notebooks
         self.faults = faults or FaultInjector(config.faults, sleep=self.clock.sleep)
         self.tf = timeframe_delta(loaded.cls.timeframe)
         self.health = {name: Health() for name in ("feed", "strategy", "broker", "risk", "db")}
@@ -122,7 +132,7 @@ class Engine:
     # --- state -------------------------------------------------------------------------------------
     def _load(self) -> None:
         with session_scope(self.config) as s:
-            self.state, problems = ledger.load_state(s, self.mode, self.config.backtest.initial_cash)
+            self.state, problems = ledger.load_state(s, self.mode, self.config.trading_capital.initial_cash)
             self.positions = ledger.load_positions(s, self.mode)
             if self.record is not None and self.state.signal_record is not None:
                 self.record.state = self.state.signal_record
@@ -159,56 +169,20 @@ class Engine:
         self._commands_checked = now
         for cmd in cmdq.pending(self.config):
             self.flush()
-            status, result = "done", ""
-            if cmd.command == "pause":
-                self.state.paused, self.state.pause_reason = (
-                    True,
-                    cmd.args.get("reason") or "paused by the operator",
-                )
-                result = f"paused: {self.state.pause_reason}"
-            elif cmd.command == "resume":
-                self.state.paused, self.state.pause_reason = False, None
-                self.state.consecutive_losses = 0
-                result = "resumed"
-            elif cmd.command == "stop":
-                self.state.stopped, result = True, "stopping after the current bar"
-            elif cmd.command == "status":
-                result = (
-                    f"{'paused' if self.state.paused else 'running'}, last bar {self.state.last_bar}, "
-                    f"equity {self.equity():,.2f}, {len(self.positions)} open position(s)"
-                )
-            elif cmd.command == "run_notebook":
-                result = self._start_notebook(str(cmd.args.get("notebook", "")))
-                status = "failed" if result.startswith("cannot") else "done"
-            elif cmd.command in ("faults_on", "faults_off"):
-                self.faults.enabled = self.state.faults_enabled = cmd.command == "faults_on"
-                result = f"fault injection {'on' if self.faults.enabled else 'off'}"
-            else:
-                status = "failed"
-                result = f"unknown command {cmd.command!r}; known: {', '.join(sorted(cmdq.KNOWN))}"
+            done = dispatch(cmd, self.state, self.faults, self._describe, self.start_notebook)
             with session_scope(self.config) as s:
                 ledger.save_state(s, self.mode, self.state)
-                if status == "failed":
-                    ledger.log_error(s, "commands", result)
-            cmdq.finish(self.config, cmd.id, status, result)
-            self.summary.commands.append(f"{cmd.command}: {status}")
-            self.log.info("command", command=cmd.command, status=status, result=result)
+                if done.status == "failed":
+                    ledger.log_error(s, "commands", done.result)
+            cmdq.finish(self.config, cmd.id, done.status, done.result)
+            self.summary.commands.append(f"{cmd.command}: {done.status}")
+            self.log.info("command", command=cmd.command, status=done.status, result=done.result)
 
-    def _start_notebook(self, name: str) -> str:
-        """Start a notebook run in its own process (the engine never waits for it)."""
-        import subprocess
-        import sys
-
-        if not (self.config.notebooks_dir / f"{name}.ipynb").is_file():
-            return f"cannot run notebook {name!r}: not in {self.config.notebooks_dir}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lab.cli.main", "notebook", "run", name],
-            cwd=self.config.root,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    def _describe(self) -> str:
+        return (
+            f"{'paused' if self.state.paused else 'running'}, last bar {self.state.last_bar}, "
+            f"equity {self.equity():,.2f}, {len(self.positions)} open position(s)"
         )
-        return f"notebook {name} started (pid {proc.pid}); its report appears in reports/index.html"
 
     # --- one bar -----------------------------------------------------------------------------------
     def _clean_bars(self, step: Step) -> dict[str, Bar | None]:
@@ -247,7 +221,8 @@ class Engine:
         )
         self.flush()
         try:
-            fill = retry(lambda: self.breaker.call(lambda: self.submit(order, self.state.cash, bar)))
+            plain = ledger.ticket(order)
+            fill = retry(lambda: self.breaker.call(lambda: self.submit(plain, self.state.cash, bar)))
         except BrokerRejected as exc:
             with session_scope(self.config) as s:
                 ledger.reject_order(s, order, str(exc))
@@ -316,7 +291,7 @@ class Engine:
                 bars,
                 self.positions,
                 self.state.pending_map(),
-                self.config.backtest.max_open_positions,
+                self.config.trading_capital.max_open_positions,
                 size_entry,
                 lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
             )

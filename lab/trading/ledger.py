@@ -27,8 +27,9 @@ from lab.store.models import (
     SizingRecord,
     utcnow,
 )
+from lab.store.trades import frame_from_rows
 from lab.trading.signal_record import RecordState
-from lab.trading.types import FillReport, Intent, OpenPosition, Pending
+from lab.trading.types import FillReport, Intent, OpenPosition, OrderTicket, Pending
 
 
 class PendingModel(BaseModel):
@@ -298,6 +299,20 @@ def record_sizing(
     )
 
 
+def ticket(order: Order) -> OrderTicket:
+    """The order as the broker sees it."""
+    return OrderTicket(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        reference_price=order.reference_price,
+        kind=order.kind,
+        limit_price=order.limit_price,
+        cash_fraction=order.cash_fraction,
+        size=order.size,
+    )
+
+
 def reject_order(session: Session, order: Order, reason: str) -> None:
     order = session.merge(order)
     order.status, order.error = "rejected", reason[:2000]
@@ -345,25 +360,8 @@ def snapshot(
 
 
 def trades_frame(session: Session, mode: str) -> pd.DataFrame:
-    """The engine's trades, in the backtester's trade-frame shape."""
+    """The engine's trades, in the backtester's trade-frame shape (lab.store.trades)."""
     rows = session.scalars(select(EngineTrade).where(EngineTrade.mode == mode).order_by(EngineTrade.id)).all()
-    frame = pd.DataFrame(
-        [
-            {
-                "symbol": t.symbol,
-                "entry_time": to_utc(t.entry_time),
-                "exit_time": to_utc(t.exit_time),
-                "size": t.size,
-                "entry_price": t.entry_price,
-                "exit_price": t.exit_price,
-                "entry_fees": t.entry_fees,
-                "exit_fees": t.exit_fees,
-                "pnl": t.pnl,
-                "status": t.status,
-                "exit_reason": t.exit_reason or "open",
-            }
-            for t in rows
-        ],
-        columns=[c for c in TRADE_COLUMNS if c != "return_pct"],
-    )
-    return frame.sort_values(["entry_time", "symbol"], ignore_index=True)
+    frame = frame_from_rows(rows, [c for c in TRADE_COLUMNS if c != "return_pct"])
+    frame["exit_reason"] = frame["exit_reason"].fillna("open")
+    return frame

@@ -34,8 +34,10 @@ def replay_engine(
     pace: float = 0.0,
     clock: Clock | None = None,
     check_staleness: bool = False,
+    start_notebook: Any = None,
 ) -> Engine:
-    """The paper engine over stored candles, bar by bar, with the backtester's fill model."""
+    """The paper engine over stored candles, bar by bar, with the backtester's fill model.
+    `start_notebook(name) -> message`: how the engine's run_notebook command starts a run."""
     loaded = load_strategy(strategy, config.strategies_dir)
     chosen = loaded.create(params).params
     candles = prepare_candles(
@@ -59,7 +61,17 @@ def replay_engine(
         raise ValueError(f"signal_mode must be 'precomputed' or 'rolling', got {signal_mode!r}")
     broker = PaperBroker({s: config.fees.for_pair(s).taker for s in symbols}, config.fees.slippage)
     feed = ReplayFeed(candles, pace=pace, clock=clock)
-    return Engine(config, loaded, chosen, feed, broker, signals, clock=clock, check_staleness=check_staleness)
+    return Engine(
+        config,
+        loaded,
+        chosen,
+        feed,
+        broker,
+        signals,
+        clock=clock,
+        check_staleness=check_staleness,
+        start_notebook=start_notebook,
+    )
 
 
 def live_engine(
@@ -70,6 +82,7 @@ def live_engine(
     live: bool = False,
     clock: Clock | None = None,
     exchange: Any = None,
+    start_notebook: Any = None,
 ) -> Engine:
     """The engine on live ccxt data: paper orders by default; real orders only with --live, keys in the
     environment and live.confirm = true."""
@@ -133,7 +146,16 @@ def live_engine(
     else:
         broker = PaperBroker(fees, config.fees.slippage)
     return Engine(
-        config, loaded, chosen, feed, broker, signals, clock=clock, check_staleness=True, faults=faults
+        config,
+        loaded,
+        chosen,
+        feed,
+        broker,
+        signals,
+        clock=clock,
+        check_staleness=True,
+        faults=faults,
+        start_notebook=start_notebook,
     )
 
 

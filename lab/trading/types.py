@@ -85,6 +85,20 @@ class OpenPosition:
 
 
 @dataclass(frozen=True)
+class OrderTicket:
+    """What a broker needs to execute an order (plain values; the ledger's row stays in the ledger)."""
+
+    client_order_id: str
+    symbol: str
+    side: str  # buy, sell
+    reference_price: float  # the bar's open, or the stop level
+    kind: str = "market"  # market, limit
+    limit_price: float | None = None
+    cash_fraction: float | None = None  # buys: share of free cash to spend
+    size: float | None = None  # sells: base amount
+
+
+@dataclass(frozen=True)
 class FillReport:
     """What the broker says happened to an order."""
 

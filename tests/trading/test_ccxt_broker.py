@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 
 import pytest
 
 from lab.market.fetch import make_exchange
-from lab.store.models import Order
 from lab.trading.brokers import BrokerRejected, CcxtBroker
+from lab.trading.types import OrderTicket
 from tests.fakes.kraken import FakeKraken
 
 
-def _order(side: str = "buy", cid: str = "lab-l-202501010005-BTCUSD-b") -> Order:
-    return Order(
+def _order(side: str = "buy", cid: str = "lab-l-202501010005-BTCUSD-b") -> OrderTicket:
+    return OrderTicket(
         client_order_id=cid,
-        mode="live",
         symbol="BTC/USD",
         side=side,
         kind="market",
-        reason="entry",
-        bar_time=datetime(2025, 1, 1, 0, 5, tzinfo=UTC),
         reference_price=40_000.0,
         cash_fraction=0.25,
         size=0.05 if side == "sell" else None,

@@ -1,0 +1,50 @@
+"""Operator commands (from the CLI and the dashboard, through the DB command queue) and what each
+does to a running engine's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab.core.errors import LabError
+from lab.store import commands as cmdq
+from lab.store.models import Command
+from lab.trading.health import FaultInjector
+from lab.trading.ledger import RuntimeState
+
+
+@dataclass
+class Operated:
+    status: str  # done, failed
+    result: str
+
+
+def dispatch(
+    cmd: Command,
+    state: RuntimeState,
+    faults: FaultInjector,
+    describe: Callable[[], str],
+    start_notebook: Callable[[str], str],
+) -> Operated:
+    """Apply one command to the state; `describe` answers `status`, `start_notebook` runs a notebook."""
+    if cmd.command == "pause":
+        state.paused, state.pause_reason = True, cmd.args.get("reason") or "paused by the operator"
+        return Operated("done", f"paused: {state.pause_reason}")
+    if cmd.command == "resume":
+        state.paused, state.pause_reason = False, None
+        state.consecutive_losses = 0
+        return Operated("done", "resumed")
+    if cmd.command == "stop":
+        state.stopped = True
+        return Operated("done", "stopping after the current bar")
+    if cmd.command == "status":
+        return Operated("done", describe())
+    if cmd.command == "run_notebook":
+        try:
+            return Operated("done", start_notebook(str(cmd.args.get("notebook", ""))))
+        except LabError as exc:
+            return Operated("failed", str(exc))
+    if cmd.command in ("faults_on", "faults_off"):
+        faults.enabled = state.faults_enabled = cmd.command == "faults_on"
+        return Operated("done", f"fault injection {'on' if faults.enabled else 'off'}")
+    return Operated("failed", f"unknown command {cmd.command!r}; known: {', '.join(sorted(cmdq.KNOWN))}")
