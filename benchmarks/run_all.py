@@ -448,6 +448,50 @@ def bench_dashboard(tmp: Path) -> list[tuple[str, str, str]]:
     ]
 
 
+def bench_books(tmp: Path) -> list[tuple[str, str, str]]:
+    """The same replay with one book and with a second book (another strategy) on the same bars."""
+    import shutil
+
+    from lab.core.config import load_config
+    from lab.market.repository import store_candles
+    from lab.market.sample import generate
+    from lab.trading.setup import ExtraBook, replay_engine
+
+    symbols = ["BTC/USD", "ETH/USD", "SOL/USD"]
+    (tmp / "lab.toml").write_text(
+        "[risk]\ndaily_loss_limit = 0\nmax_drawdown = 0\nmax_consecutive_losses = 0\n"
+    )
+    shutil.copytree(ROOT / "strategies", tmp / "strategies")
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+
+    def replay(name: str, books: list) -> float:
+        cfg = load_config(tmp / "lab.toml", env={"LAB_DB_URL": f"sqlite:///{tmp / name}.db"})
+        for s in symbols:
+            store_candles(
+                cfg,
+                "synthetic",
+                s,
+                "5m",
+                generate(s, "5m", start, start + pd.Timedelta(days=7), 3),
+                source="bench",
+                action="bench",
+            )
+        engine = replay_engine(cfg, "ema_rsi_volume", symbols, exchange="synthetic", books=books)
+        t0 = time.perf_counter()
+        summary = engine.run()
+        return summary.steps * len(symbols) / (time.perf_counter() - t0)
+
+    one = max(replay(f"one{i}", []) for i in range(2))
+    two = max(replay(f"two{i}", [ExtraBook("shadow:b", "bollinger_rsi_reversion")]) for i in range(2))
+    return [
+        (
+            "engine replay with a second book (bollinger_rsi_reversion beside ema_rsi_volume), 3 symbols × 7 days",
+            f"{two:,.0f} bar-steps/s",
+            f"one book {one:,.0f} bar-steps/s in the same run → a second book costs {1 - two / one:.0%} of the throughput (best of 2 each)",
+        )
+    ]
+
+
 def bench_postgres(tmp: Path) -> list[tuple[str, str, str]]:
     """The same replay on SQLite and on a local PostgreSQL 15 (durable settings: fsync on), same run."""
     import shutil
@@ -598,6 +642,8 @@ def main() -> None:
     rows += bench_sweep()
     with tempfile.TemporaryDirectory() as d:
         rows += bench_engine(Path(d))
+    with tempfile.TemporaryDirectory() as d:
+        rows += bench_books(Path(d))
     with tempfile.TemporaryDirectory() as d:
         rows += bench_dashboard(Path(d))
     with tempfile.TemporaryDirectory() as d:

@@ -130,12 +130,33 @@ class NotebookRun(Base):
 # --- trading engine (paper and live); append-only where the ledger needs it -----------------------
 
 
+class Book(Base):
+    """An account the engine trades: one strategy (name, version, parameters) in one mode (paper,
+    live or shadow) with its share of the capital. Every ledger row belongs to one book."""
+
+    __tablename__ = "books"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # "paper", "live", or e.g. "shadow:ultra_selective"
+    strategy: Mapped[str] = mapped_column(String(128))  # strategy name
+    strategy_version: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)  # the strategy's parameters
+    mode: Mapped[str] = mapped_column(String(8))  # paper, live, shadow
+    capital_share: Mapped[float] = mapped_column(Float, default=1.0)  # of the configured capital
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active, retired, disabled
+    error: Mapped[str | None] = mapped_column(Text)  # why a book was disabled
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Order(Base):
     """An order the engine decided on; written before the broker sees it (client_order_id is idempotent)."""
 
     __tablename__ = "orders"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     mode: Mapped[str] = mapped_column(String(8))  # paper, live
     symbol: Mapped[str] = mapped_column(String(64))
@@ -162,6 +183,7 @@ class Fill(Base):
     __tablename__ = "fills"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(4))
@@ -173,12 +195,13 @@ class Fill(Base):
 
 
 class Position(Base):
-    """An open position (one per symbol and mode); removed when closed, its trade row stays."""
+    """An open position (one per symbol and book); removed when closed, its trade row stays."""
 
     __tablename__ = "positions"
-    __table_args__ = (UniqueConstraint("mode", "symbol"),)
+    __table_args__ = (UniqueConstraint("book_id", "symbol", name="uq_positions_book_symbol"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     mode: Mapped[str] = mapped_column(String(8))
     symbol: Mapped[str] = mapped_column(String(64))
     size: Mapped[float] = mapped_column(Float)
@@ -198,6 +221,7 @@ class EngineTrade(Base):
     __tablename__ = "engine_trades"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     mode: Mapped[str] = mapped_column(String(8))  # paper, live
     strategy: Mapped[str] = mapped_column(String(128))  # strategy name that opened it
     strategy_version: Mapped[str] = mapped_column(String(32))  # that strategy's version
@@ -234,6 +258,7 @@ class EquitySnapshot(Base):
     __tablename__ = "equity_snapshots"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     mode: Mapped[str] = mapped_column(String(8))  # paper, live
     kind: Mapped[str] = mapped_column(String(8))  # bar, daily
     bar_time: Mapped[datetime] = mapped_column(
@@ -250,6 +275,7 @@ class ScanResult(Base):
     __tablename__ = "scan_results"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # the closed bar (UTC)
     symbol: Mapped[str] = mapped_column(String(64))
     signal: Mapped[str] = mapped_column(String(8))  # entry, exit, none
@@ -267,6 +293,7 @@ class RiskEvent(Base):
     __tablename__ = "risk_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     symbol: Mapped[str | None] = mapped_column(String(64))
     rule: Mapped[str] = mapped_column(String(32))  # e.g. max_open_positions, daily_loss_limit, sizing_skip
@@ -279,6 +306,7 @@ class SizingRecord(Base):
     __tablename__ = "sizing_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the book it belongs to
     mode: Mapped[str] = mapped_column(String(16))
     strategy: Mapped[str] = mapped_column(String(128))
     bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -4,6 +4,7 @@ risk events and errors. Every change is committed before the engine acts on it."
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from lab.core.clock import to_utc
 from lab.core.contract import TRADE_COLUMNS
+from lab.core.errors import LabError
 from lab.store.models import (
+    Book,
     EngineError,
     EngineState,
     EngineTrade,
@@ -69,19 +72,69 @@ class RuntimeState(BaseModel):
         return {s: Pending(**p.model_dump()) for s, p in self.pending.items()}
 
 
-def client_order_id(mode: str, bar_time: pd.Timestamp, symbol: str, side: str) -> str:
-    """Deterministic per (mode, bar, symbol, side): a restart re-creates the same id, never a second order."""
-    return f"lab-{mode[0]}-{bar_time:%Y%m%d%H%M}-{re.sub(r'[^A-Za-z0-9]', '', symbol)}-{side[0]}"
+@dataclass(frozen=True)
+class BookRef:
+    """The book a trader writes to: its row id, its key (engine state, lock file) and its mode."""
+
+    id: int
+    key: str
+    mode: str
+
+
+def ensure_book(
+    session: Session,
+    key: str,
+    mode: str,
+    strategy: str,
+    version: str,
+    params: dict[str, Any],
+    capital_share: float = 1.0,
+) -> BookRef:
+    """The book with this key, created on first use; its strategy, version and parameters are kept
+    current (the book is the account; what trades it is recorded on every trade too)."""
+    book = session.scalar(select(Book).where(Book.key == key))
+    if book is None:
+        book = Book(
+            key=key,
+            mode=mode,
+            strategy=strategy,
+            strategy_version=version,
+            params=params,
+            capital_share=capital_share,
+        )
+        session.add(book)
+    elif book.mode != mode:
+        raise LabError(f"book {key!r} is a {book.mode} book, not {mode}")
+    else:
+        book.strategy, book.strategy_version, book.params, book.capital_share = (
+            strategy,
+            version,
+            params,
+            capital_share,
+        )
+    session.flush()
+    return BookRef(book.id, book.key, book.mode)
+
+
+def client_order_id(book: BookRef, bar_time: pd.Timestamp, symbol: str, side: str) -> str:
+    """Deterministic per (book, bar, symbol, side): a restart re-creates the same id, never a second
+    order. The default books keep the short form (lab-p-…, lab-l-…); others carry their id."""
+    tag = book.mode[0] if book.key == book.mode else f"b{book.id}"
+    return f"lab-{tag}-{bar_time:%Y%m%d%H%M}-{re.sub(r'[^A-Za-z0-9]', '', symbol)}-{side[0]}"
 
 
 def log_error(session: Session, component: str, message: str, correlation_id: str | None = None) -> None:
     session.add(EngineError(component=component, message=message[:4000], correlation_id=correlation_id))
 
 
-def load_state(session: Session, mode: str, initial_capital: float) -> tuple[RuntimeState, list[str]]:
-    """The saved state, else its backup copy, else a state rebuilt from the ledger; returns problems seen."""
+def load_state(
+    session: Session, book: BookRef | str, initial_capital: float
+) -> tuple[RuntimeState, list[str]]:
+    """The saved state, else its backup copy, else a state rebuilt from the book's own fills; returns
+    the problems seen. `book` may be a book key (read-only callers such as `lab status`)."""
     problems = []
-    for key in (mode, f"{mode}:backup"):
+    key_name = book if isinstance(book, str) else book.key
+    for key in (key_name, f"{key_name}:backup"):
         # read as text: a row that is not JSON at all must not stop the engine (the JSON type would raise)
         raw = session.execute(select(cast(EngineState.state, Text)).where(EngineState.mode == key)).scalar()
         if raw is None:
@@ -93,9 +146,12 @@ def load_state(session: Session, mode: str, initial_capital: float) -> tuple[Run
                 f"runtime state row {key!r} is corrupt ({exc.error_count()} problem(s): "
                 f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})"
             )
-    if problems or session.scalar(select(func.count()).select_from(Fill)):
+    book_id = (
+        book.id if isinstance(book, BookRef) else session.scalar(select(Book.id).where(Book.key == key_name))
+    )
+    if problems or session.scalar(select(func.count()).select_from(Fill).where(Fill.book_id == book_id)):
         problems.append("runtime state rebuilt from the ledger (cash from fills; pending signals were lost)")
-        return rebuild_state(session, initial_capital), problems
+        return rebuild_state(session, book_id, initial_capital), problems
     return RuntimeState(
         initial_capital=initial_capital,
         cash=initial_capital,
@@ -104,14 +160,16 @@ def load_state(session: Session, mode: str, initial_capital: float) -> tuple[Run
     ), problems
 
 
-def rebuild_state(session: Session, initial_capital: float) -> RuntimeState:
+def rebuild_state(session: Session, book_id: int | None, initial_capital: float) -> RuntimeState:
+    """A state from the book's own fills and snapshots only (another book's never count)."""
     cash = initial_capital
-    for fill in session.scalars(select(Fill).order_by(Fill.id)):
+    for fill in session.scalars(select(Fill).where(Fill.book_id == book_id).order_by(Fill.id)):
         cash += (
             -(fill.size * fill.price + fill.fee) if fill.side == "buy" else fill.size * fill.price - fill.fee
         )
-    last = session.scalar(select(func.max(EquitySnapshot.bar_time)))
-    peak = session.scalar(select(func.max(EquitySnapshot.equity))) or initial_capital
+    mine = EquitySnapshot.book_id == book_id
+    last = session.scalar(select(func.max(EquitySnapshot.bar_time)).where(mine))
+    peak = session.scalar(select(func.max(EquitySnapshot.equity)).where(mine)) or initial_capital
     return RuntimeState(
         initial_capital=initial_capital,
         cash=cash,
@@ -130,11 +188,11 @@ _SAVE_STATE = (
 )
 
 
-def save_state(session: Session | Connection, mode: str, state: RuntimeState) -> None:
+def save_state(session: Session | Connection, book: BookRef, state: RuntimeState) -> None:
     """Write the state and its backup copy (the copy is what a corrupt row is recovered from). It runs
     on every bar: one prepared UPDATE for both rows."""
     data = state.model_dump(mode="json")
-    keys = (mode, f"{mode}:backup")
+    keys = (book.key, f"{book.key}:backup")
     done = session.execute(_SAVE_STATE, {"key": keys[0], "backup": keys[1], "data": data, "now": utcnow()})
     if done.rowcount < 2:
         existing = set(session.execute(select(EngineState.mode).where(EngineState.mode.in_(keys))).scalars())
@@ -144,7 +202,7 @@ def save_state(session: Session | Connection, mode: str, state: RuntimeState) ->
         )
 
 
-def load_positions(session: Session, mode: str) -> dict[str, OpenPosition]:
+def load_positions(session: Session, book: BookRef) -> dict[str, OpenPosition]:
     return {
         p.symbol: OpenPosition(
             p.symbol,
@@ -158,34 +216,42 @@ def load_positions(session: Session, mode: str) -> dict[str, OpenPosition]:
             p.peak,
             p.trade_id,
         )
-        for p in session.scalars(select(Position).where(Position.mode == mode))
+        for p in session.scalars(select(Position).where(Position.book_id == book.id))
     }
 
 
-def save_peaks(session: Session, mode: str, positions: dict[str, OpenPosition]) -> None:
-    for p in session.scalars(select(Position).where(Position.mode == mode)):
+def save_peaks(session: Session, book: BookRef, positions: dict[str, OpenPosition]) -> None:
+    for p in session.scalars(select(Position).where(Position.book_id == book.id)):
         if p.symbol in positions:
             p.peak = positions[p.symbol].peak
 
 
-def orders_for_bar(session: Session, mode: str, bar_time: pd.Timestamp) -> list[Order]:
+def orders_for_bar(session: Session, book: BookRef, bar_time: pd.Timestamp) -> list[Order]:
     return list(
         session.scalars(
             select(Order)
-            .where(Order.mode == mode, Order.bar_time == bar_time.to_pydatetime())
+            .where(Order.book_id == book.id, Order.bar_time == bar_time.to_pydatetime())
             .order_by(Order.id)
         )
     )
 
 
-def insert_orders(session: Session, mode: str, bar_time: pd.Timestamp, intents: list[Intent]) -> list[Order]:
+def newest_order_bar(book: BookRef) -> Any:
+    """The bar of the book's newest order (bars up to it may have orders from before a restart)."""
+    return select(func.max(Order.bar_time)).where(Order.book_id == book.id)
+
+
+def insert_orders(
+    session: Session, book: BookRef, bar_time: pd.Timestamp, intents: list[Intent]
+) -> list[Order]:
     """Insert the bar's orders (in decision order) and return them with their ids."""
     orders = []
     for it in intents:
         orders.append(
             Order(
-                client_order_id=client_order_id(mode, bar_time, it.symbol, it.side),
-                mode=mode,
+                client_order_id=client_order_id(book, bar_time, it.symbol, it.side),
+                mode=book.mode,
+                book_id=book.id,
                 symbol=it.symbol,
                 side=it.side,
                 reason=it.reason,
@@ -204,13 +270,22 @@ def insert_orders(session: Session, mode: str, bar_time: pd.Timestamp, intents: 
 
 
 def record_rejections(
-    session: Session | Connection, bar_time: pd.Timestamp, rejections: list[tuple[str, str, str]]
+    session: Session | Connection,
+    book: BookRef,
+    bar_time: pd.Timestamp,
+    rejections: list[tuple[str | None, str, str]],
 ) -> None:
     if rejections:
         session.execute(
             insert(RiskEvent),
             [
-                {"bar_time": bar_time.to_pydatetime(), "symbol": symbol, "rule": rule, "detail": detail}
+                {
+                    "book_id": book.id,
+                    "bar_time": bar_time.to_pydatetime(),
+                    "symbol": symbol,
+                    "rule": rule,
+                    "detail": detail,
+                }
                 for symbol, rule, detail in rejections
             ],
         )
@@ -218,7 +293,7 @@ def record_rejections(
 
 def apply_fill(
     session: Session,
-    mode: str,
+    book: BookRef,
     order: Order,
     fill: FillReport,
     state: RuntimeState,
@@ -237,12 +312,14 @@ def apply_fill(
             price=fill.price,
             fee=fill.fee,
             bar_time=order.bar_time,
+            book_id=book.id,
         )
     )
     if order.side == "buy":
         state.cash -= fill.size * fill.price + fill.fee
         trade = EngineTrade(
-            mode=mode,
+            mode=book.mode,
+            book_id=book.id,
             strategy=strategy,
             strategy_version=version,
             symbol=order.symbol,
@@ -255,7 +332,8 @@ def apply_fill(
         session.flush()
         session.add(
             Position(
-                mode=mode,
+                mode=book.mode,
+                book_id=book.id,
                 symbol=order.symbol,
                 size=fill.size,
                 entry_price=fill.price,
@@ -269,7 +347,9 @@ def apply_fill(
             )
         )
         return None
-    position = session.scalar(select(Position).where(Position.mode == mode, Position.symbol == order.symbol))
+    position = session.scalar(
+        select(Position).where(Position.book_id == book.id, Position.symbol == order.symbol)
+    )
     state.cash += fill.size * fill.price - fill.fee
     trade = session.get(EngineTrade, position.trade_id)
     pnl = fill.size * (fill.price - position.entry_price) - position.entry_fees - fill.fee
@@ -280,12 +360,13 @@ def apply_fill(
 
 
 def record_sizing(
-    session: Session, mode: str, strategy: str, bar_time: pd.Timestamp, decisions: list
+    session: Session, book: BookRef, strategy: str, bar_time: pd.Timestamp, decisions: list
 ) -> None:
     """Each sizing decision of this bar with its inputs (p, a, b, n, f*, shrunk f, cap, skip reason)."""
     session.add_all(
         SizingRecord(
-            mode=mode,
+            mode=book.mode,
+            book_id=book.id,
             strategy=strategy,
             bar_time=bar_time.to_pydatetime(),
             symbol=d.symbol,
@@ -320,6 +401,7 @@ def reject_order(session: Session, order: Order, reason: str) -> None:
 
 def record_scans(
     session: Session | Connection,
+    book: BookRef,
     bar_time: pd.Timestamp,
     scans: list[tuple[str, Pending, dict[str, Any], str | None]],
 ) -> None:
@@ -330,6 +412,7 @@ def record_scans(
             insert(ScanResult),
             [
                 {
+                    "book_id": book.id,
                     "bar_time": when,
                     "symbol": sym,
                     "signal": "entry" if p.entry else "exit" if p.exit else "none",
@@ -342,13 +425,19 @@ def record_scans(
 
 
 def snapshot(
-    session: Session | Connection, mode: str, kind: str, bar_time: pd.Timestamp, equity: float, cash: float
+    session: Session | Connection,
+    book: BookRef,
+    kind: str,
+    bar_time: pd.Timestamp,
+    equity: float,
+    cash: float,
 ) -> None:
     session.execute(
         insert(EquitySnapshot),
         [
             {
-                "mode": mode,
+                "mode": book.mode,
+                "book_id": book.id,
                 "kind": kind,
                 "bar_time": bar_time.to_pydatetime(),
                 "equity": equity,
@@ -359,9 +448,13 @@ def snapshot(
     )
 
 
-def trades_frame(session: Session, mode: str) -> pd.DataFrame:
-    """The engine's trades, in the backtester's trade-frame shape (lab.store.trades)."""
-    rows = session.scalars(select(EngineTrade).where(EngineTrade.mode == mode).order_by(EngineTrade.id)).all()
+def trades_frame(session: Session, book_key: str = "paper") -> pd.DataFrame:
+    """A book's trades (by its key; the default books are named like their mode), in the backtester's
+    trade-frame shape (lab.store.trades)."""
+    book_id = session.scalar(select(Book.id).where(Book.key == book_key))
+    rows = session.scalars(
+        select(EngineTrade).where(EngineTrade.book_id == book_id).order_by(EngineTrade.id)
+    ).all()
     frame = frame_from_rows(rows, [c for c in TRADE_COLUMNS if c != "return_pct"])
     frame["exit_reason"] = frame["exit_reason"].fillna("open")
     return frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -16,9 +17,45 @@ from lab.strategy.checks import require_no_lookahead
 from lab.strategy.compute import strategy_signals
 from lab.strategy.loader import load_strategy
 from lab.trading.brokers import PaperBroker
-from lab.trading.engine import Engine
+from lab.trading.engine import BookSpec, Engine
 from lab.trading.feeds import ReplayFeed
 from lab.trading.signals import PrecomputedSignals, RollingSignals
+
+
+@dataclass(frozen=True)
+class ExtraBook:
+    """Another book on the same bars: its key (e.g. "shadow:ultra"), strategy, parameters and mode."""
+
+    key: str
+    strategy: str
+    params: dict[str, Any] | None = None
+    mode: str = "shadow"  # shadow books trade virtually, never through a broker that reaches an exchange
+    capital_share: float = 1.0
+
+
+def _signals_for(
+    config: LabConfig,
+    loaded: Any,
+    chosen: Any,
+    candles: dict[str, pd.DataFrame],
+    symbols: list[str],
+    signal_mode: str,
+) -> Any:
+    if signal_mode == "precomputed":
+        return PrecomputedSignals(strategy_signals(loaded, chosen, candles))
+    if signal_mode == "rolling":
+        first = next(iter(candles))
+        require_no_lookahead(
+            loaded.cls(chosen), loaded.code_hash, candles[first], f"{loaded.path.name} on {first}"
+        )
+        return RollingSignals(
+            loaded.cls(chosen),
+            symbols,
+            config.engine.window_bars,
+            loaded.path.name,
+            history_until=lambda s, t, n: candles[s].loc[:t].tail(n),
+        )
+    raise ValueError(f"signal_mode must be 'precomputed' or 'rolling', got {signal_mode!r}")
 
 
 def replay_engine(
@@ -35,31 +72,38 @@ def replay_engine(
     clock: Clock | None = None,
     check_staleness: bool = False,
     start_notebook: Any = None,
+    books: list[ExtraBook] | None = None,
 ) -> Engine:
     """The paper engine over stored candles, bar by bar, with the backtester's fill model.
-    `start_notebook(name) -> message`: how the engine's run_notebook command starts a run."""
+    `start_notebook(name) -> message`: how the engine's run_notebook command starts a run; `books`:
+    more books traded on the same bars, each with its own strategy and virtual paper broker."""
     loaded = load_strategy(strategy, config.strategies_dir)
     chosen = loaded.create(params).params
     candles = prepare_candles(
         load_many(config, exchange, symbols, loaded.cls.timeframe, start, end), loaded.cls.timeframe
     )
-    if signal_mode == "precomputed":
-        signals: Any = PrecomputedSignals(strategy_signals(loaded, chosen, candles))
-    elif signal_mode == "rolling":
-        first = next(iter(candles))
-        require_no_lookahead(
-            loaded.cls(chosen), loaded.code_hash, candles[first], f"{loaded.path.name} on {first}"
+    fees = {s: config.fees.for_pair(s).taker for s in symbols}
+    signals = _signals_for(config, loaded, chosen, candles, symbols, signal_mode)
+    specs = []
+    for extra in books or []:
+        other = load_strategy(extra.strategy, config.strategies_dir)
+        if other.cls.timeframe != loaded.cls.timeframe:
+            raise LabError(
+                f"book {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+            )
+        their = other.create(extra.params).params
+        specs.append(
+            BookSpec(
+                extra.key,
+                extra.mode,
+                other,
+                their,
+                PaperBroker(fees, config.fees.slippage),
+                _signals_for(config, other, their, candles, symbols, signal_mode),
+                capital_share=extra.capital_share,
+            )
         )
-        signals = RollingSignals(
-            loaded.cls(chosen),
-            symbols,
-            config.engine.window_bars,
-            loaded.path.name,
-            history_until=lambda s, t, n: candles[s].loc[:t].tail(n),
-        )
-    else:
-        raise ValueError(f"signal_mode must be 'precomputed' or 'rolling', got {signal_mode!r}")
-    broker = PaperBroker({s: config.fees.for_pair(s).taker for s in symbols}, config.fees.slippage)
+    broker = PaperBroker(fees, config.fees.slippage)
     feed = ReplayFeed(candles, pace=pace, clock=clock)
     return Engine(
         config,
@@ -71,6 +115,7 @@ def replay_engine(
         clock=clock,
         check_staleness=check_staleness,
         start_notebook=start_notebook,
+        books=specs,
     )
 
 

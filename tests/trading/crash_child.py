@@ -3,7 +3,7 @@
 import sys
 
 from lab.core.config import load_config
-from lab.trading.setup import replay_engine
+from lab.trading.setup import ExtraBook, replay_engine
 
 if __name__ == "__main__":
     cfg = load_config()
@@ -14,5 +14,6 @@ if __name__ == "__main__":
         exchange="synthetic",
         pace=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0,
         signal_mode=sys.argv[2] if len(sys.argv) > 2 else "precomputed",
+        books=[ExtraBook("shadow:bollinger", "bollinger_rsi_reversion")] if "two-books" in sys.argv else None,
     )
     print(engine.run().steps, flush=True)

@@ -47,9 +47,9 @@ def make_project(
     return cfg
 
 
-def engine_trades(cfg: LabConfig, mode: str = "paper") -> pd.DataFrame:
+def engine_trades(cfg: LabConfig, book: str = "paper") -> pd.DataFrame:
     from lab.store.db import session_scope
     from lab.trading.ledger import trades_frame
 
     with session_scope(cfg) as s:
-        return trades_frame(s, mode)
+        return trades_frame(s, book)

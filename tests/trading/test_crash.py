@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from lab.store.db import session_scope
-from lab.store.models import EngineState, Fill, Order
+from lab.store.models import Book, EngineState, Fill, Order
 from lab.trading.ledger import RuntimeState
-from lab.trading.setup import replay_engine
+from lab.trading.setup import ExtraBook, replay_engine
 from tests.trading.helpers import ROOT, SYMBOLS, engine_trades, make_project
 from tests.trading.test_parity import assert_same_trades
 
@@ -24,11 +24,16 @@ KILLS = 20
 
 
 def _child(
-    root: Path, pace: float, extra_env: dict[str, str] | None = None, signal_mode: str = "precomputed"
+    root: Path,
+    pace: float,
+    extra_env: dict[str, str] | None = None,
+    signal_mode: str = "precomputed",
+    two_books: bool = False,
 ) -> subprocess.Popen:
     env = os.environ | {"LAB_ROOT": str(root), "PYTHONPATH": str(ROOT)} | (extra_env or {})
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "trading" / "crash_child.py"), str(pace), signal_mode],
+        [sys.executable, str(ROOT / "tests" / "trading" / "crash_child.py"), str(pace), signal_mode]
+        + (["two-books"] if two_books else []),
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -56,12 +61,18 @@ def test_sigkill_on_the_rolling_signal_path_loses_and_duplicates_nothing(tmp_pat
     )
 
 
+@pytest.mark.slow
+def test_sigkill_with_two_books_loses_and_duplicates_nothing_in_either(tmp_path, lab_root):
+    sigkill_trials(tmp_path, lab_root, 12, two_books=True)
+
+
 def sigkill_trials(
     tmp_path: Path,
     lab_root: Path,
     kills_wanted: int,
     extra_env: dict[str, str] | None = None,
     signal_mode: str = "precomputed",
+    two_books: bool = False,
 ) -> None:
     """Kill a paced replay `kills_wanted` times at random points, restart, and check the final ledger
     against an uninterrupted reference run (on SQLite, whatever database the killed run uses)."""
@@ -70,8 +81,12 @@ def sigkill_trials(
     (reference_root / "lab.toml").write_text((lab_root / "lab.toml").read_text())
     ref_env = {k: v for k, v in (extra_env or {}).items() if k != "LAB_DB_URL"}
     ref_cfg = make_project(reference_root, days=2, env=ref_env)
-    replay_engine(ref_cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", signal_mode=signal_mode).run()
+    books = [ExtraBook("shadow:bollinger", "bollinger_rsi_reversion")] if two_books else None
+    replay_engine(
+        ref_cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", signal_mode=signal_mode, books=books
+    ).run()
     expected = engine_trades(ref_cfg)
+    expected_second = engine_trades(ref_cfg, "shadow:bollinger") if two_books else None
     with session_scope(ref_cfg) as s:
         expected_state = RuntimeState.model_validate(s.get(EngineState, "paper").state)
 
@@ -79,7 +94,7 @@ def sigkill_trials(
     rng = random.Random(1)
     kills, seen = 0, set()
     while kills < kills_wanted:
-        proc = _child(lab_root, pace=0.02, extra_env=extra_env, signal_mode=signal_mode)
+        proc = _child(lab_root, pace=0.02, extra_env=extra_env, signal_mode=signal_mode, two_books=two_books)
         lock = cfg.data_dir / "engine-paper.lock"
         deadline = time.monotonic() + 60
         while (
@@ -95,18 +110,21 @@ def sigkill_trials(
         seen.add(_progress(cfg))
         kills += 1
     assert len(seen) > kills_wanted // 2, "kills should land at many different points of the replay"
-    final = _child(lab_root, pace=0.0, extra_env=extra_env, signal_mode=signal_mode)
+    final = _child(lab_root, pace=0.0, extra_env=extra_env, signal_mode=signal_mode, two_books=two_books)
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err
 
     assert_same_trades(expected, engine_trades(cfg))
+    if two_books:
+        assert_same_trades(expected_second, engine_trades(cfg, "shadow:bollinger"))
     with session_scope(cfg) as s:
         orders = s.scalar(select(func.count()).select_from(Order))
         fills = s.scalar(select(func.count()).select_from(Fill))
         assert orders == fills == s.scalar(select(func.count(func.distinct(Order.client_order_id))))
         state = RuntimeState.model_validate(s.get(EngineState, "paper").state)
         cash = state.initial_capital
-        for f in s.scalars(select(Fill).order_by(Fill.id)):
+        paper = s.scalar(select(Book.id).where(Book.key == "paper"))
+        for f in s.scalars(select(Fill).where(Fill.book_id == paper).order_by(Fill.id)):
             cash += -(f.size * f.price + f.fee) if f.side == "buy" else f.size * f.price - f.fee
     trades = engine_trades(cfg)
     closed = trades[trades["status"] == "closed"]

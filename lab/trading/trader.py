@@ -1,0 +1,271 @@
+"""One trader per book: its strategy's signals, sizer, risk limits, broker (paper, real, or virtual for
+a shadow), runtime state and positions, and the three committed phases of a bar for that book.
+
+The engine closes each bar once and hands it to every trader in turn (lab.trading.engine). A trader
+writes only rows of its own book, so a crash restarts each book where it stopped, independently:
+(A) decisions are written as orders with deterministic client order ids before any broker call;
+(B) each fill is written together with its position and cash change; (C) signals, scan results,
+snapshots and the "last processed bar" are written last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from lab.core.clock import to_utc
+from lab.core.config import LabConfig
+from lab.store.db import session_scope
+from lab.strategy.loader import LoadedStrategy
+from lab.trading import ledger
+from lab.trading.brokers import Broker, BrokerRejected
+from lab.trading.decide import decide
+from lab.trading.health import CircuitBreaker, CircuitOpen, TransientError
+from lab.trading.ledger import BookRef
+from lab.trading.risk import RiskManager
+from lab.trading.signal_record import SignalRecord
+from lab.trading.signals import SignalSource
+from lab.trading.sizing import Sizer, SizingDecision, make_sizer
+from lab.trading.types import Bar
+
+if TYPE_CHECKING:
+    from lab.trading.engine import Engine
+
+
+class StepIncomplete(Exception):
+    """An order of this bar could not be sent yet (transient failures, open circuit): retry the bar."""
+
+
+@dataclass
+class BookSpec:
+    """What trades one book: the book's key and mode, the strategy and its signals, the broker."""
+
+    key: str
+    mode: str  # paper, live, shadow
+    loaded: LoadedStrategy
+    params: Any
+    broker: Broker
+    signals: SignalSource
+    sizer: Sizer | None = None
+    capital_share: float = 1.0
+
+
+class Trader:
+    def __init__(self, engine: Engine, spec: BookSpec) -> None:
+        cfg: LabConfig = engine.config
+        self.engine, self.spec, self.config = engine, spec, cfg
+        self.loaded, self.params, self.broker, self.signals = (
+            spec.loaded,
+            spec.params,
+            spec.broker,
+            spec.signals,
+        )
+        self.symbols = engine.symbols
+        self.capital = cfg.trading_capital.initial_cash * spec.capital_share
+        # The Kelly sizer learns from the strategy's signal record (every signal's outcome, taken or not).
+        self.record = (
+            SignalRecord(
+                self.symbols, {s: cfg.fees.for_pair(s).taker for s in self.symbols}, cfg.fees.slippage
+            )
+            if cfg.sizing.method == "kelly"
+            else None
+        )
+        self.sizer = spec.sizer or make_sizer(cfg.sizing, cfg.trading_capital.position_fraction, self.record)
+        self.risk = RiskManager(cfg.risk)
+        self.breaker = CircuitBreaker(
+            cfg,
+            f"{spec.key}-broker",
+            cfg.engine.breaker_failures,
+            cfg.engine.breaker_recovery_s,
+            now=engine.clock.now,
+        )
+        self.submit = engine.faults.wrap("broker", spec.broker.submit)
+        self.closes: dict[str, float] = {}
+        self.bar_ends: list[tuple] = []
+        self.orders_until: pd.Timestamp | None = None  # bars up to here may have orders from before a restart
+        self.book: BookRef
+        self.state: ledger.RuntimeState
+        self.positions: dict[str, Any] = {}
+
+    # --- state ---------------------------------------------------------------------------------------
+    def load(self) -> None:
+        log = self.engine.log
+        with session_scope(self.config) as s:
+            self.book = ledger.ensure_book(
+                s,
+                self.spec.key,
+                self.spec.mode,
+                self.loaded.name,
+                self.loaded.version,
+                self.params.model_dump(mode="json")
+                if hasattr(self.params, "model_dump")
+                else dict(self.params or {}),
+                self.spec.capital_share,
+            )
+            self.state, problems = ledger.load_state(s, self.book, self.capital)
+            self.positions = ledger.load_positions(s, self.book)
+            if self.record is not None and self.state.signal_record is not None:
+                self.record.state = self.state.signal_record
+            for problem in problems:
+                ledger.log_error(s, "db", f"{self.book.key}: {problem}")
+                log.error("state_recovered", book=self.book.key, problem=problem)
+            self.orders_until = to_utc(s.scalar(ledger.newest_order_bar(self.book)))
+
+    def write_bar_ends(self, conn: Any) -> None:
+        """The buffered bar ends and the current state, on the engine's flush connection."""
+        for t, scans, new_day, equity, cash, events in self.bar_ends:
+            ledger.record_scans(conn, self.book, t, scans)
+            if new_day:
+                ledger.snapshot(conn, self.book, "daily", t, equity, cash)
+            ledger.record_rejections(conn, self.book, t, [(None, r, d) for r, d in events])
+            ledger.snapshot(conn, self.book, "bar", t, equity, cash)
+        ledger.save_state(conn, self.book, self.state)
+        self.bar_ends.clear()
+
+    def save(self) -> None:
+        with session_scope(self.config) as s:
+            ledger.save_state(s, self.book, self.state)
+
+    def equity(self) -> float:
+        return self.state.cash + sum(
+            p.size * self.closes.get(s, p.entry_price) for s, p in self.positions.items()
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.book.key}: {'paused' if self.state.paused else 'running'}, last bar {self.state.last_bar}, "
+            f"equity {self.equity():,.2f}, {len(self.positions)} open position(s)"
+        )
+
+    # --- one bar -------------------------------------------------------------------------------------
+    def step(self, t: pd.Timestamp, bars: dict[str, Bar | None], stale: bool) -> None:
+        if self.state.last_bar is not None and t <= pd.Timestamp(self.state.last_bar):
+            return  # this book already closed the bar (a retried step, or a restart)
+        summary = self.engine.summary
+        orders = []
+        if self.orders_until is not None and t <= self.orders_until:
+            with session_scope(self.config) as s:
+                orders = ledger.orders_for_bar(s, self.book, t)
+        rejections: dict[str, str] = {}
+        if stale:
+            pass  # the engine logged it once for all books: no action on stale data
+        elif not orders:
+            equity = self.equity()
+            sized: list[SizingDecision] = []
+
+            def size_entry(symbol: str) -> tuple[float | None, str]:
+                decision = self.sizer.decide(symbol)
+                sized.append(decision)
+                return (None if decision.skip else decision.fraction), decision.reason
+
+            decisions = decide(
+                self.symbols,
+                bars,
+                self.positions,
+                self.state.pending_map(),
+                self.config.trading_capital.max_open_positions,
+                size_entry,
+                lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
+            )
+            rejections = {sym: f"{rule}: {detail}" for sym, rule, detail in decisions.rejections}
+            trailing = any(p.trailing for p in self.positions.values())
+            if decisions.intents or decisions.rejections or trailing:
+                self.engine.flush()
+                with session_scope(self.config) as s:
+                    orders = ledger.insert_orders(s, self.book, t, decisions.intents)
+                    ledger.record_rejections(s, self.book, t, decisions.rejections)
+                    if self.sizer.method != "fixed":
+                        ledger.record_sizing(s, self.book, self.loaded.name, t, sized)
+                    ledger.save_peaks(s, self.book, self.positions)
+            summary.orders += len(decisions.intents)
+        for order in orders:
+            if order.status == "new":
+                self._send(order, bars.get(order.symbol))
+        self._close_bar(t, bars, rejections)
+
+    def _send(self, order: Any, bar: Bar | None) -> None:
+        engine, summary, log = self.engine, self.engine.summary, self.engine.log
+        retry = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+            stop=stop_after_attempt(self.config.engine.max_retries + 1),
+            wait=wait_exponential(multiplier=0.05, max=2),
+            sleep=engine.clock.sleep,
+        )
+        engine.flush()
+        try:
+            plain = ledger.ticket(order)
+            fill = retry(lambda: self.breaker.call(lambda: self.submit(plain, self.state.cash, bar)))
+        except BrokerRejected as exc:
+            with session_scope(self.config) as s:
+                ledger.reject_order(s, order, str(exc))
+                ledger.log_error(
+                    s, "broker", f"order {order.client_order_id} rejected: {exc}", order.client_order_id
+                )
+            summary.rejected_orders += 1
+            log.warning("order_rejected", client_order_id=order.client_order_id, error=str(exc))
+            return
+        except (TransientError, CircuitOpen) as exc:
+            engine.health["broker"].set("degraded" if isinstance(exc, TransientError) else "failed", str(exc))
+            with session_scope(self.config) as s:
+                ledger.log_error(
+                    s, "broker", f"order {order.client_order_id} not sent yet: {exc}", order.client_order_id
+                )
+            raise StepIncomplete(str(exc)) from exc
+        with session_scope(self.config) as s:
+            pnl = ledger.apply_fill(
+                s, self.book, order, fill, self.state, self.loaded.name, self.loaded.version
+            )
+            events = self.risk.record_trade(self.state, pnl) if pnl is not None else []
+            ledger.record_rejections(
+                s, self.book, pd.Timestamp(order.bar_time), [(order.symbol, r, d) for r, d in events]
+            )
+            ledger.save_state(s, self.book, self.state)
+            self.positions = ledger.load_positions(s, self.book)
+        engine.health["broker"].set("healthy")
+        summary.fills += 1
+        log.info(
+            "fill",
+            book=self.book.key,
+            client_order_id=order.client_order_id,
+            side=order.side,
+            size=fill.size,
+            price=fill.price,
+            fee=fill.fee,
+            pnl=pnl,
+        )
+
+    def _close_bar(self, t: pd.Timestamp, bars: dict[str, Bar | None], rejections: dict[str, str]) -> None:
+        engine = self.engine
+        try:
+            updates = self.signals.update(t, bars)
+            engine.health["strategy"].set("healthy")
+        except Exception as exc:  # a strategy failure must not corrupt the ledger: no new signals this bar
+            updates = {}
+            engine.health["strategy"].set("failed", str(exc))
+            with session_scope(self.config) as s:
+                ledger.log_error(s, "strategy", f"{self.book.key}: signals failed at {t}: {exc}")
+        for symbol, bar in bars.items():
+            if bar is not None:
+                self.closes[symbol] = bar.close
+        if self.record is not None:  # after the decision: this bar's outcomes size only later entries
+            self.record.update(bars, self.state.pending_map())
+            self.state.signal_record = self.record.state
+        equity = self.equity()
+        day = f"{t:%Y-%m-%d}"
+        new_day = self.state.day is not None and self.state.day != day
+        # The close rides along with each scan, so the dashboard can value positions without candles.
+        scans = [
+            (sym, p, ind | {"close": bars[sym].close}, rejections.get(sym))  # type: ignore[union-attr]
+            for sym, (p, ind) in updates.items()
+            if bars.get(sym) is not None
+        ]
+        self.state.pending = {sym: ledger.PendingModel(**vars(p)) for sym, (p, _) in updates.items()} | {
+            sym: p for sym, p in self.state.pending.items() if sym not in updates and bars.get(sym) is None
+        }
+        events = self.risk.update_after_close(self.state, equity, day)
+        self.state.last_bar = t.to_pydatetime()
+        self.bar_ends.append((t, scans, new_day, equity, self.state.cash, events))
