@@ -152,7 +152,9 @@ def status_cmd(mode: str = typer.Option("paper")) -> None:
         )
         breakers = [(b.name, b.state, b.failures) for b in s.scalars(select(CircuitBreakerState))]
         latest = s.scalars(select(HealthRecord).order_by(HealthRecord.id.desc()).limit(6)).all()
-    status = "stopped" if not running else ("paused" if state.paused else "running")
+    from lab.core.locks import engine_status
+
+    status = engine_status(running, state.paused)
     console.print(
         f"{mode} engine: [bold]{status}[/]"
         + (f" ({state.pause_reason})" if state.paused else "")

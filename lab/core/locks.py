@@ -85,3 +85,10 @@ def is_held(path: Path) -> bool:
         return bool(pid and pid_alive(pid))
     probe.release()
     return False
+
+
+def engine_status(running: bool, paused: bool) -> str:
+    """The one rule for what an engine is: stopped (no live process holds its lock), paused, or running."""
+    if not running:
+        return "stopped"
+    return "paused" if paused else "running"

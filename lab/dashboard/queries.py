@@ -37,7 +37,9 @@ class EngineView:
 
     @property
     def status(self) -> str:
-        return "paused" if self.running and self.paused else "running" if self.running else "stopped"
+        from lab.core.locks import engine_status
+
+        return engine_status(self.running, self.paused)
 
 
 def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
