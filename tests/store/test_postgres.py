@@ -155,3 +155,23 @@ def test_a_missing_driver_is_named_with_the_extra():
     with pytest.raises(LabError) as bad:
         db.get_engine("postgresql+pg8000://lab:hunter2@127.0.0.1:1/x")
     assert "hunter2" not in str(bad.value)
+
+
+def test_truth_benchmarks_and_analysis_modules_on_postgres(lab_root, pg_url):
+    """Modules read a snapshot copied from PostgreSQL table by table; benchmarks read in a read-only
+    transaction."""
+    import shutil
+
+    from lab.research import modules as m
+    from lab.research.truth import truth_benchmarks
+
+    cfg = make_project(lab_root, days=2, env={"LAB_DB_URL": pg_url})
+    shutil.copytree(ROOT / "statistics", lab_root / "statistics")
+    replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic").run()
+    bench = truth_benchmarks(db.readonly_engine(pg_url))
+    closed = engine_trades(cfg)
+    closed = closed[closed["status"] == "closed"]
+    assert bench["per_strategy"][0]["trades"] == len(closed)
+    results = m.run_active(cfg)
+    assert all(r.ok for r in results.values()), {k: r.reason for k, r in results.items()}
+    assert results["trade_performance"].value["closed_trades"] == len(closed)
