@@ -6,22 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from lab.backtest.notebook_api import _config, validated
+from lab.backtest.notebook_api import RunParams, _config, validated
 from lab.backtest.run import BacktestResult, run_backtest
 
 
-class KellyNotebookParams(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class KellyNotebookParams(RunParams):
+    """The Kelly validation notebook's parameters."""
 
-    strategy: str = "ema_rsi_volume"
-    exchange: str = "synthetic"
-    symbols: list[str] = Field(default_factory=lambda: ["BTC/USD", "ETH/USD", "SOL/USD"], min_length=1)
-    start: str | None = None
-    end: str | None = None
-    taker_fee: float | None = Field(None, ge=0, lt=0.1)
-    slippage: float | None = Field(None, ge=0, lt=0.1)
     fractions: list[float] = Field(default_factory=lambda: [0.25, 0.5, 1.0], min_length=1, max_length=5)
     n_sims: int = Field(2000, ge=100, le=100_000)
     seed: int = 0

@@ -20,8 +20,9 @@ from lab.strategy.loader import load_strategy
 P = TypeVar("P", bound=BaseModel)
 
 
-class BacktestNotebookParams(BaseModel):
-    """The backtest notebook's parameters (papermill passes them as JSON literals)."""
+class RunParams(BaseModel):
+    """What every research notebook runs on: a strategy, candles, and optional fee/slippage overrides
+    (papermill passes them as JSON literals)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -32,6 +33,11 @@ class BacktestNotebookParams(BaseModel):
     end: str | None = None
     taker_fee: float | None = Field(None, ge=0, lt=0.1)
     slippage: float | None = Field(None, ge=0, lt=0.1)
+
+
+class BacktestNotebookParams(RunParams):
+    """The backtest notebook's parameters."""
+
     sweep: bool = True
     sweep_limit: int = Field(60, ge=1, le=5000)
     walk_forward_splits: int = Field(3, ge=0, le=20)
@@ -53,7 +59,7 @@ def validated(model: type[P], values: dict[str, Any]) -> P:
         raise LabError(f"invalid notebook parameters: {problems}") from None
 
 
-def _config(params: Any) -> LabConfig:
+def _config(params: RunParams) -> LabConfig:
     """The project's config with the notebook's fee and slippage overrides (when given)."""
     cfg = load_config()
     fees = cfg.fees.model_copy(

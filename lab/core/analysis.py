@@ -16,6 +16,23 @@ be a JSON object (no NaN: use None) of at most MAX_OUTPUT_CHARS characters.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 MAX_OUTPUT_CHARS = 256_000
 ENTRY = "analyze"
 REQUIRED_LITERALS = ("NAME", "VERSION", "PARENT_VERSION")
+
+
+def json_safe(value: Any) -> Any:
+    """A module's result made JSON-safe: numpy scalars to Python numbers, NaN and inf to None (modules
+    import it: `from lab.core.analysis import json_safe`)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value

@@ -8,26 +8,15 @@ runner), publish() does nothing.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lab.core.analysis import json_safe
+
 ENV = "LAB_NOTEBOOK_SUMMARY"
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    return value
 
 
 def curve_json(series: pd.Series) -> dict[str, list]:
@@ -42,7 +31,7 @@ def publish(headline: dict[str, Any], curves: dict[str, pd.Series] | None = None
     path = os.environ.get(ENV)
     if not path:
         return
-    data = {"headline": _clean(headline), "curves": {k: curve_json(v) for k, v in (curves or {}).items()}}
+    data = {"headline": json_safe(headline), "curves": {k: curve_json(v) for k, v in (curves or {}).items()}}
     tmp = Path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(path)

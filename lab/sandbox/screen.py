@@ -38,7 +38,7 @@ ALLOWED_IMPORTS = frozenset(
     }
 )
 # Lab modules untrusted code may import by their full name (the metrics every report uses).
-ALLOWED_LAB_MODULES = frozenset({"lab.core.metrics"})
+ALLOWED_LAB_MODULES = frozenset({"lab.core.metrics", "lab.core.analysis"})
 FORBIDDEN_NAMES = frozenset(
     {
         "__build_class__",

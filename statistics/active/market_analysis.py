@@ -3,27 +3,14 @@ alignment, RSI, volume ratio and their recent distributions, how close each is t
 and data quality and freshness of the stored candles. Runs in the sandbox on a read-only snapshot."""
 
 import json
-import math
 
-import numpy as np
 import pandas as pd
 
+from lab.core.analysis import json_safe
+
 NAME = "market_analysis"
-VERSION = "1.0.0"
-PARENT_VERSION = None
-
-
-def clean(value):
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return None if math.isnan(v) or math.isinf(v) else v
-    return value
+VERSION = "1.1.0"
+PARENT_VERSION = "1.0.0"
 
 
 def change(series, times, hours):
@@ -88,4 +75,4 @@ def analyze(db, schema):
         ],
         "quality_issues": {str(r["issue"]): int(r["n"] or 0) for _, r in quality.iterrows()},
     }
-    return clean(out)
+    return json_safe(out)

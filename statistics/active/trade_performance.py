@@ -3,28 +3,15 @@ reject rates, top rejection reasons); fee impact and break-even move; holding du
 7-day and 30-day figures. Runs in the sandbox on a read-only snapshot (lab.core.analysis)."""
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 
+from lab.core.analysis import json_safe
+
 NAME = "trade_performance"
-VERSION = "1.0.0"
-PARENT_VERSION = None
-
-
-def clean(value):
-    """JSON-safe: numpy scalars to Python, NaN and inf to None."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return None if math.isnan(v) or math.isinf(v) else v
-    return value
+VERSION = "1.1.0"
+PARENT_VERSION = "1.0.0"
 
 
 def group_stats(trades, key):
@@ -113,4 +100,4 @@ def analyze(db, schema):
         "act_rate": float(entered / n_signals) if n_signals else None,
         "top_rejection_reasons": {str(r["rule"]): int(r["n"]) for _, r in refusals.head(5).iterrows()},
     }
-    return clean(out)
+    return json_safe(out)

@@ -46,8 +46,8 @@ def test_shipped_modules_run_on_a_replayed_db(project):
     with session_scope(project) as s:
         rows = s.scalars(select(AnalysisOutput)).all()
     assert {(r.name, r.version, r.ok) for r in rows} == {
-        ("market_analysis", "1.0.0", True),
-        ("trade_performance", "1.0.0", True),
+        ("market_analysis", "1.1.0", True),
+        ("trade_performance", "1.1.0", True),
     }
     assert all(len(r.code_hash) == 64 for r in rows)
     assert m.latest_outputs(project)["trade_performance"]["output"]["closed_trades"] == len(closed)
