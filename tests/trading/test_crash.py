@@ -66,6 +66,21 @@ def test_sigkill_with_two_books_loses_and_duplicates_nothing_in_either(tmp_path,
     sigkill_trials(tmp_path, lab_root, 12, two_books=True)
 
 
+@pytest.mark.slow
+def test_sigkill_with_the_kelly_sizer_resumes_its_signal_record(tmp_path, lab_root):
+    """The Kelly sizer's record lives in the runtime state: killed and restarted, the engine sizes
+    every entry exactly as an uninterrupted run (same trades, sizes and cash)."""
+    kelly = {"LAB_SIZING__METHOD": "kelly", "LAB_SIZING__MIN_TRADES": "8", "LAB_FEES__TAKER": "0.0005"}
+    sigkill_trials(tmp_path, lab_root, 10, extra_env=kelly)
+    from lab.core.config import load_config
+    from lab.store.models import SizingRecord
+
+    ref = load_config(tmp_path / "reference" / "lab.toml", env=kelly)
+    with session_scope(ref) as s:
+        reasons = [r.reason for r in s.scalars(select(SizingRecord))]
+    assert "" in reasons and any(r.startswith("fallback") for r in reasons)  # Kelly really sized entries
+
+
 def sigkill_trials(
     tmp_path: Path,
     lab_root: Path,
