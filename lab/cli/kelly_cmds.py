@@ -54,16 +54,13 @@ def kelly_cmd(
         seed=seed,
     )
     result = api.kelly_backtest(params, record=False)
-    sz = result.extra["sizing_config"]
     k = study(
         result.extra["signal_record"]["return"],
         result.extra["sizing"],
         fractions=multiples,
         n_sims=n_sims,
         seed=seed,
-        kelly_fraction=sz.kelly_fraction,
-        max_fraction=sz.max_fraction,
-        min_fraction=sz.min_fraction,
+        rule=result.extra["sizing_config"].rule(),
     )
     print_frame(
         k.summary_table(), title=f"{result.strategy.name}: signal record of {', '.join(result.symbols)}"

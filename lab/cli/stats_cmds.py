@@ -97,9 +97,10 @@ def list_cmd() -> None:
         }
         for i in m.active_modules(cfg)
     ]
-    print_frame(
-        pd.DataFrame(rows), title=f"analysis modules in {cfg.statistics_dir / 'active'}"
-    ) if rows else console.print("no active modules")
+    if not rows:
+        console.print("no active modules")
+        return
+    print_frame(pd.DataFrame(rows), title=f"analysis modules in {cfg.statistics_dir / 'active'}")
 
 
 @modules_app.command("validate")

@@ -36,17 +36,24 @@ def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
     )
 
 
+def sharpe_moments(returns: np.ndarray) -> tuple[float, int, float, float] | None:
+    """(per-period Sharpe, n, skewness, plain kurtosis) of the finite returns; None with fewer than
+    three or no variation."""
+    r = np.asarray(returns, dtype=float)
+    r = r[np.isfinite(r)]
+    if len(r) < 3 or r.std(ddof=1) == 0:
+        return None
+    z = (r - r.mean()) / r.std(ddof=0)
+    return float(r.mean() / r.std(ddof=1)), len(r), float((z**3).mean()), float((z**4).mean())
+
+
 def deflated_sharpe(returns: np.ndarray, n_trials: int, trial_sharpes: np.ndarray | None = None) -> float:
     """DSR: PSR of per-period returns against the expected max Sharpe of n_trials zero-skill trials.
     The variance across trials comes from trial_sharpes when given, else 1/(n−1) (the null's variance)."""
-    r = np.asarray(returns, dtype=float)
-    r = r[np.isfinite(r)]
-    n = len(r)
-    if n < 3 or r.std(ddof=1) == 0:
+    moments = sharpe_moments(returns)
+    if moments is None:
         return float("nan")
-    sr = r.mean() / r.std(ddof=1)
-    z = (r - r.mean()) / r.std(ddof=0)
-    skew, kurt = float((z**3).mean()), float((z**4).mean())
+    sr, n, skew, kurt = moments
     finite = trial_sharpes[np.isfinite(trial_sharpes)] if trial_sharpes is not None else np.array([])
     variance = float(finite.var(ddof=1)) if len(finite) > 1 else 1.0 / (n - 1)
     return probabilistic_sharpe(sr, n, skew, kurt, expected_max_sharpe(n_trials, variance))

@@ -20,6 +20,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 
+from lab.core.kelly import KellyRule, kelly_sizing
+
 BGK_BETA = 0.5826  # −ζ(1/2)/√(2π): the discrete-monitoring barrier shift
 
 
@@ -58,16 +60,19 @@ def empirical_kelly(returns: np.ndarray) -> float:
 
 
 def asymmetric_kelly(returns: np.ndarray) -> np.ndarray:
-    """f* = p/a − q/b from a sample of trades, for each row of a (samples, trades) array."""
+    """f* = p/a − q/b from a sample of trades, for each row of a (samples, trades) array: the sizer's
+    own formula (lab.core.kelly), on each row's trade sums."""
     r = np.atleast_2d(np.asarray(returns, dtype=float))
     win = r > 0
-    n = r.shape[1]
-    wins = win.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = wins / n
-        b = np.where(win, r, 0).sum(axis=1) / wins
-        a = np.where(win, 0, -r).sum(axis=1) / (n - wins)
-        return p / a - (1 - p) / b
+    sums = (
+        np.full(r.shape[0], r.shape[1]),
+        win.sum(axis=1),
+        np.where(win, r, 0.0).sum(axis=1),
+        np.where(win, r * r, 0.0).sum(axis=1),
+        np.where(win, 0.0, -r).sum(axis=1),
+        np.where(win, 0.0, r * r).sum(axis=1),
+    )
+    return kelly_sizing(*sums, KellyRule(min_trades=1, shrink=False))["f_star"]
 
 
 def bootstrap_kelly(returns: np.ndarray, n_boot: int, seed: int, level: float = 0.9) -> dict[str, float]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lab.core import formatting as fmt
+from lab.core.kelly import KellyRule
 from lab.research import kelly as k
 
 THEORY_GRID = 200
@@ -118,10 +119,9 @@ def study(
     fractions: tuple[float, ...] = (0.25, 0.5, 1.0),
     n_sims: int = 2000,
     seed: int = 0,
-    kelly_fraction: float = 0.25,
-    max_fraction: float = 0.15,
-    min_fraction: float = 0.02,
+    rule: KellyRule | None = None,
 ) -> KellyStudy:
+    """`rule`: the sizer's settings (config.sizing.rule()), for the verdict on how it sizes."""
     r = np.asarray(returns, dtype=float)
     if len(r) < 10:
         raise ValueError(
@@ -198,7 +198,7 @@ def study(
         illustrative=g_star <= 0,
         summary=distribution_summary(r),
     )
-    out.verdict = verdict(out, kelly_fraction, max_fraction, min_fraction)
+    out.verdict = verdict(out, rule or KellyRule())
     return out
 
 
@@ -218,8 +218,9 @@ def sizing_summary(sizing: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def verdict(s: KellyStudy, kelly_fraction: float, max_fraction: float, min_fraction: float) -> str:
+def verdict(s: KellyStudy, rule: KellyRule) -> str:
     """A plain paragraph, never more confident than the bootstrap band."""
+    kelly_fraction, max_fraction, min_fraction = rule.kelly_fraction, rule.max_fraction, rule.min_fraction
     sz = sizing_summary(s.sizing)
     parts = []
     if s.f_star <= 0:

@@ -24,6 +24,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -256,8 +257,6 @@ def run_untrusted(
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    import signal
-
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -266,8 +265,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def _parse(code: int, out: bytes, err: bytes, base: dict[str, Any]) -> SandboxResult:
     lines = out.decode(errors="replace").strip().splitlines()
     if code < 0 or (not lines and code != 0):
-        import signal
-
         sig = -code if code < 0 else None
         why = {signal.SIGXCPU: "CPU time limit", signal.SIGKILL: "killed", signal.SIGSEGV: "crashed"}.get(
             sig, ""

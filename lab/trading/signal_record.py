@@ -33,15 +33,7 @@ class RecordState(BaseModel):
     """What the record needs to resume after a restart (saved with the engine's runtime state)."""
 
     positions: dict[str, VirtualPosition] = Field(default_factory=dict)
-    n: int = 0
-    wins: int = 0
-    sum_win: float = 0.0
-    sum_win2: float = 0.0
-    sum_loss: float = 0.0
-    sum_loss2: float = 0.0
-
-    def sums(self) -> TradeSums:
-        return TradeSums(self.n, self.wins, self.sum_win, self.sum_win2, self.sum_loss, self.sum_loss2)
+    sums: TradeSums = Field(default_factory=TradeSums)
 
 
 class SignalRecord:
@@ -50,7 +42,7 @@ class SignalRecord:
         self.state = RecordState()
 
     def sums(self) -> TradeSums:
-        return self.state.sums()
+        return self.state.sums
 
     def update(self, bars: dict[str, Bar | None], pending: dict[str, Pending]) -> list[tuple[str, float]]:
         """Execute this bar for the virtual positions; returns the (symbol, return) of trades closed."""
@@ -62,7 +54,7 @@ class SignalRecord:
             self.symbols, bars, positions, pending, UNLIMITED, lambda s: (1.0, ""), lambda s, f: (f, "", "")
         )
         closed: list[tuple[str, float]] = []
-        sums = self.state.sums()
+        sums = TradeSums(**vars(self.state.sums))  # a copy: the saved state changes only below
         for intent in decisions.intents:
             if intent.side == "buy":
                 px = intent.reference_price * (1 + self.slippage)
@@ -95,6 +87,6 @@ class SignalRecord:
                 )
                 for s, p in positions.items()
             },
-            **vars(sums),
+            sums=sums,
         )
         return closed

@@ -125,5 +125,5 @@ def test_the_signal_record_survives_a_restart(kelly_cfg):
     for steps in (n // 3, n // 3, None):
         engine = replay_engine(kelly_cfg, "donchian_atr_breakout", SYMBOLS, exchange="synthetic")
         engine.run(max_steps=steps)
-    assert engine.record is not None and engine.record.state.n == len(bt.extra["signal_record"])
+    assert engine.record is not None and engine.record.sums().n == len(bt.extra["signal_record"])
     assert_same_trades(bt.trades, engine_trades(kelly_cfg))
