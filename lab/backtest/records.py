@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from lab.backtest.run import BacktestResult, library_versions
+from lab.backtest.votes import decision_rows, entry_regimes
 from lab.core.config import LabConfig
+from lab.core.timeframes import timeframe_ms
 from lab.store.db import session_scope
 from lab.store.models import BacktestTrade, Experiment
 from lab.store.trades import row_values
+from lab.store.votes import insert_decisions
+from lab.strategy.regime import regimes_for
 
 
 def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -24,8 +29,15 @@ def save_experiment(
     n_trials: int = 1,
     extra_metrics: dict[str, Any] | None = None,
 ) -> int:
-    """Insert the experiment and its trades; returns the experiment id."""
+    """Insert the experiment, its trades (with the regime at entry) and, for a voting strategy, its
+    decisions with every agent's vote; returns the experiment id."""
     index = result.equity.index
+    regimes = regimes_for(result.candles)
+    step = pd.Timedelta(timeframe_ms(result.timeframe), "ms")
+    trade_rows = result.trades.to_dict("records")
+    for row, regime in zip(trade_rows, entry_regimes(result.trades, regimes, step), strict=True):
+        row["regime"] = regime
+    panel = getattr(result.strategy.cls, "panel", None)
     with session_scope(config) as session:
         exp = Experiment(
             kind=kind,
@@ -45,8 +57,11 @@ def save_experiment(
             trades_hash=result.trades_hash,
             n_trials=n_trials,
         )
-        for t in result.trades.to_dict("records"):
-            exp.trades.append(BacktestTrade(**row_values(t)))
+        for t in trade_rows:
+            exp.trades.append(BacktestTrade(**row_values(t), regime=t["regime"]))
         session.add(exp)
         session.flush()
+        if panel is not None:
+            rows = decision_rows(result.signals, regimes, set(panel.enabled))
+            insert_decisions(session, rows, strategy=result.strategy.name, experiment_id=exp.id)
         return exp.id

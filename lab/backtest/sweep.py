@@ -99,13 +99,15 @@ def _sweep_chunk(
     model: ExecutionModel,
     symbol: str,
     days_per_year: int,
+    agents: Any = None,
+    agents_store: Any = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Backtest one chunk of combinations as columns of one vectorbt run (runs in a worker process)."""
     from pathlib import Path
 
     from lab.strategy.loader import load_strategy
 
-    loaded = load_strategy(strategy_path, Path(strategies_dir))
+    loaded = load_strategy(strategy_path, Path(strategies_dir), agents, agents_store)
     where = f"{loaded.path.name} on {symbol}"
     with indicator_cache():
         cols = [_execution_columns(loaded.cls(p), frame, where) for p in params]
@@ -157,7 +159,17 @@ def sweep(
     if not grid:
         raise ValueError(f"{loaded.path.name}: the parameter grid is empty")
     chunks = [[p.model_dump() for p in grid[i : i + CHUNK]] for i in range(0, len(grid), CHUNK)]
-    args = (str(loaded.path), str(loaded.path.parent.parent), frame, model, symbol, days_per_year)
+    panel = getattr(loaded.cls, "panel", None)  # a voting strategy's workers bind the same agents
+    args = (
+        str(loaded.path),
+        str(loaded.path.parent.parent),
+        frame,
+        model,
+        symbol,
+        days_per_year,
+        getattr(panel, "config", None),
+        getattr(panel, "store", None),
+    )
     bar = tqdm(
         total=len(grid), desc=f"sweep {loaded.name} {symbol}", unit=" combos", disable=not progress or None
     )

@@ -234,6 +234,44 @@ class FaultConfig(Frozen):
         return value
 
 
+AGENT_NAMES_DEFAULT = (
+    "technical",
+    "regime",
+    "candlestick",
+    "volume",
+    "time_pattern",
+    "anomaly",
+    "order_book",
+    "funding_rate",
+    "ml",
+    "rl",
+)
+
+
+class AgentsConfig(Frozen):
+    """The signal agents (files in strategies/agents/) the voting strategies use, and how their record
+    is judged (lab.research.agent_stats)."""
+
+    enabled: tuple[str, ...] = AGENT_NAMES_DEFAULT  # the engine can disable one at run time (commands)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per agent parameter overrides
+    store_dir: Path = Path("agents")  # fitted models (ML, RL), under the data dir unless absolute
+    horizon_bars: int = Field(12, ge=1, le=10_000)  # forward return a vote is judged on (12 x 5m = 1h)
+    min_ic: float = Field(0.02, ge=0, lt=1)  # an agent must show an IC above this to earn its place
+    alpha: float = Field(0.05, gt=0, lt=0.5)  # family-wise error rate of the flags
+    correction: Literal["holm", "fdr_bh"] = "holm"  # for the number of agents tested
+    min_votes: int = Field(30, ge=4, le=1_000_000)  # fewer votes: never flagged (not enough evidence)
+    reenable_after: int = Field(3, ge=1, le=365)  # consecutive clear snapshots before a flag lifts
+    auto_disable: bool = False  # a flagged agent is disabled in the engine (else the flag only advises)
+
+    @field_validator("enabled")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen = [n for i, n in enumerate(value) if n in value[:i]]
+        if seen:
+            raise ValueError(f"agents listed twice: {', '.join(sorted(set(seen)))}")
+        return value
+
+
 class ScheduleJob(Frozen):
     notebook: str
     cron: str
@@ -257,6 +295,7 @@ class LabConfig(Frozen):
     risk: RiskConfig = RiskConfig()
     live: LiveConfig = LiveConfig()
     faults: FaultConfig = FaultConfig()
+    agents: AgentsConfig = AgentsConfig()
     schedule: dict[str, ScheduleJob] = Field(default_factory=dict)
 
     def path(self, p: Path) -> Path:
@@ -294,6 +333,15 @@ class LabConfig(Frozen):
             if c.max_open_positions is not None
             else b.max_open_positions,
         )
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.strategies_dir / "agents"
+
+    @property
+    def agents_store(self) -> Path:
+        p = self.agents.store_dir
+        return p if p.is_absolute() else self.data_dir / p
 
     @property
     def statistics_dir(self) -> Path:

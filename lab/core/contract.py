@@ -111,6 +111,7 @@ class Signals:
     trailing: bool = False
     confidence: pd.Series | None = None
     info: pd.DataFrame | None = None  # indicator values for scan logs and plots
+    votes: dict[str, Any] | None = None  # a voting strategy's agents: name -> lab.core.agents.Votes
 
 
 class Strategy:

@@ -102,6 +102,7 @@ class BacktestTrade(Base):
     return_pct: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(8))  # closed, open
     exit_reason: Mapped[str] = mapped_column(String(16), default="signal")
+    regime: Mapped[str | None] = mapped_column(String(16))  # market regime on the entry signal's bar
 
     experiment: Mapped[Experiment] = relationship(back_populates="trades")
 
@@ -240,6 +241,9 @@ class EngineTrade(Base):
     exit_reason: Mapped[str | None] = mapped_column(
         String(16)
     )  # signal, stop_loss, take_profit, trailing_stop
+    regime: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # market regime on the entry signal's bar (lab.strategy.regime)
 
 
 class EngineState(Base):
@@ -285,6 +289,9 @@ class ScanResult(Base):
     indicators: Mapped[dict] = mapped_column(
         JSON, default=dict
     )  # the strategy's indicator values and the bar's close
+    regime: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # trend_up, trend_down, range, high_vol, unknown (lab.strategy.regime)
 
 
 class RiskEvent(Base):
@@ -316,6 +323,84 @@ class SizingRecord(Base):
     skipped: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(Text)
     inputs: Mapped[dict] = mapped_column(JSON)
+
+
+class VoteDecision(Base):
+    """A bar on which a voting strategy signalled (entry or exit) for a symbol: one row per decision, not
+    per bar, from a backtest (experiment_id) or an engine book (book_id). Its agents' votes are in
+    agent_votes; the trade it led to is the one entering (or leaving) on the next bar."""
+
+    __tablename__ = "vote_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )  # the backtest it comes from, or null
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the engine book, or null
+    strategy: Mapped[str] = mapped_column(String(128), index=True)  # the voting strategy's name
+    symbol: Mapped[str] = mapped_column(String(64))
+    bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # the signal's bar (UTC)
+    action: Mapped[str] = mapped_column(String(8))  # entry, exit
+    score: Mapped[float | None] = mapped_column(Float)  # the blended score in [-1, 1]
+    voters: Mapped[int] = mapped_column(Integer)  # agents that voted (did not abstain) with weight
+    regime: Mapped[str | None] = mapped_column(String(16))  # market regime on the bar
+
+
+class AgentVote(Base):
+    """One agent's vote on one decision: the vote, its confidence, or why it abstained."""
+
+    __tablename__ = "agent_votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("vote_decisions.id", ondelete="CASCADE"), index=True
+    )  # the decision it belongs to
+    agent: Mapped[str] = mapped_column(String(64), index=True)  # the agent's name
+    vote: Mapped[float | None] = mapped_column(Float)  # in [-1, 1]; null when it abstained
+    confidence: Mapped[float | None] = mapped_column(Float)  # in [0, 1]; null when it abstained
+    abstain: Mapped[str | None] = mapped_column(String(200))  # the reason it abstained, else null
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # whether it weighed in the blend
+
+
+class AgentStateRecord(Base):
+    """An agent enabled or disabled in the engine (append-only: the newest row per agent is in force;
+    no row: lab.toml's [agents] enabled list)."""
+
+    __tablename__ = "agent_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)  # why (the operator's words, or a flag's evidence)
+    source: Mapped[str] = mapped_column(String(16))  # cli, dashboard, flag
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AgentPerformance(Base):
+    """A daily snapshot of one agent's record (lab.research.agent_stats): one row per agent, strategy and
+    day; a rerun on the same day replaces that day's row."""
+
+    __tablename__ = "agent_performance"
+    __table_args__ = (UniqueConstraint("day", "strategy", "agent", name="uq_agent_performance_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)  # UTC date of the snapshot, YYYY-MM-DD
+    strategy: Mapped[str] = mapped_column(String(128))  # the voting strategy whose decisions were judged
+    agent: Mapped[str] = mapped_column(String(64))
+    decisions: Mapped[int] = mapped_column(Integer)  # decisions in scope
+    votes: Mapped[int] = mapped_column(Integer)  # of which it voted (did not abstain)
+    abstention_rate: Mapped[float] = mapped_column(Float)
+    hit_rate: Mapped[float | None] = mapped_column(Float)  # directional votes on the right side
+    hit_low: Mapped[float | None] = mapped_column(Float)  # Wilson 95% interval
+    hit_high: Mapped[float | None] = mapped_column(Float)
+    ic: Mapped[float | None] = mapped_column(Float)  # Spearman rank correlation, vote vs forward return
+    ic_low: Mapped[float | None] = mapped_column(Float)
+    ic_high: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)  # one-sided, H0: IC >= min_ic
+    p_adjusted: Mapped[float | None] = mapped_column(Float)  # Holm (or BH) over the agents tested
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # the test, numbers, tried, hysteresis
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AnalysisModuleRecord(Base):

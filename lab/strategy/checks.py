@@ -136,6 +136,9 @@ def require_no_lookahead(strategy: Strategy, code_hash: str, candles: pd.DataFra
     """The gate every backtest, sweep, notebook and engine passes on load: refuse a strategy whose past
     signals change when later bars are removed. Cached per code hash and parameters (it costs once
     per process)."""
+    panel = getattr(strategy, "panel", None)
+    if panel is not None:  # a voting strategy: each of its agents passes the same gate first
+        panel.require_no_lookahead(candles)
     key = (code_hash, strategy.params.model_dump_json())
     result = _CHECKED.get(key)
     if result is None:

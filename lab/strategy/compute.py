@@ -26,6 +26,7 @@ def strategy_signals(
     for symbol, frame in candles.items():
         listed = frame["close"].notna().to_numpy()
         where = f"{loaded.path.name} on {symbol}"
+        frame.attrs["symbol"] = symbol  # agents that need live inputs look them up by symbol
         if listed.all():  # the usual case: no selection (a masked copy costs ~8 ms per million bars)
             out[symbol] = compute_signals(strategy, frame, where)
         else:

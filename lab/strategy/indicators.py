@@ -110,17 +110,6 @@ def volume_ratio(volume: pd.Series, period: int = 20) -> pd.Series:
         return _series(_arr(volume) / avg, volume, f"volume_ratio_{period}")
 
 
-@_cached
-def regime(candles: pd.DataFrame, period: int = 14, trend_threshold: float = 25.0) -> pd.Series:
-    """ADX-based regime per bar: 'trend_up', 'trend_down' (ADX above threshold, by DI direction) or 'range'."""
-    h, lo, c = _arr(candles["high"]), _arr(candles["low"]), _arr(candles["close"])
-    adx = talib.ADX(h, lo, c, timeperiod=period)
-    plus, minus = talib.PLUS_DI(h, lo, c, timeperiod=period), talib.MINUS_DI(h, lo, c, timeperiod=period)
-    labels = np.where(adx > trend_threshold, np.where(plus >= minus, "trend_up", "trend_down"), "range")
-    labels = np.where(np.isnan(adx), "unknown", labels)
-    return pd.Series(labels, index=candles.index, name="regime")
-
-
 def _crossed(a: pd.Series, b: pd.Series, above: bool) -> pd.Series:
     x, y = (_arr(a), _arr(b)) if above else (_arr(b), _arr(a))
     before = np.zeros(len(x), dtype=bool)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.core.agents import VotingStrategy
+from lab.core.config import AgentsConfig
 from lab.core.contract import Strategy
 from lab.core.errors import StrategyError
 
@@ -59,40 +61,57 @@ def resolve_path(name_or_path: str, strategies_dir: Path) -> Path:
     )
 
 
-def load_strategy(name_or_path: str, strategies_dir: Path) -> LoadedStrategy:
-    """Execute a strategy file and return its Strategy subclass; errors name the file and the problem."""
-    path = resolve_path(name_or_path, strategies_dir)
+def exec_file(path: Path, prefix: str) -> tuple[Any, str]:
+    """Execute a module file by path (cached by content hash); returns (module, sha256 of the source).
+    Errors name the file and the problem."""
     source = path.read_bytes()
     code_hash = hashlib.sha256(source).hexdigest()
-    module_name = f"lab_strategy_{path.stem}_{code_hash[:12]}"
+    module_name = f"{prefix}_{path.stem}_{code_hash[:12]}"
     if module_name in sys.modules:
-        module = sys.modules[module_name]
-    else:
-        try:
-            compile(source, str(path), "exec")
-        except SyntaxError as exc:
-            raise StrategyError(f"{path.name}: syntax error on line {exc.lineno}: {exc.msg}") from None
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        from lab.strategy.checks import IMPORT_TIMEOUT_S, StrategyTimeout, time_limit
+        return sys.modules[module_name], code_hash
+    try:
+        compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        raise StrategyError(f"{path.name}: syntax error on line {exc.lineno}: {exc.msg}") from None
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    from lab.strategy.checks import IMPORT_TIMEOUT_S, StrategyTimeout, time_limit
 
-        try:
-            with time_limit(IMPORT_TIMEOUT_S, f"{path.name}: loading the file"):
-                spec.loader.exec_module(module)
-        except StrategyTimeout:
-            raise
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
-            raise StrategyError(f"{path.name}: failed while loading: {type(exc).__name__}: {exc}") from None
-        sys.modules[module_name] = module
+    try:
+        with time_limit(IMPORT_TIMEOUT_S, f"{path.name}: loading the file"):
+            spec.loader.exec_module(module)
+    except StrategyTimeout:
+        raise
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        raise StrategyError(f"{path.name}: failed while loading: {type(exc).__name__}: {exc}") from None
+    sys.modules[module_name] = module
+    return module, code_hash
+
+
+def single_subclass(module: Any, base: type, path: Path) -> type:
     classes = [
         c
         for _, c in inspect.getmembers(module, inspect.isclass)
-        if issubclass(c, Strategy) and c is not Strategy and c.__module__ == module.__name__
+        if issubclass(c, base) and c.__module__ == module.__name__
     ]
     if len(classes) != 1:
-        raise StrategyError(f"{path.name}: expected exactly one Strategy subclass, found {len(classes)}")
-    cls = classes[0]
+        raise StrategyError(f"{path.name}: expected exactly one {base.__name__} subclass, found {len(classes)}")
+    return classes[0]
+
+
+def load_strategy(
+    name_or_path: str,
+    strategies_dir: Path,
+    agents: AgentsConfig | None = None,
+    agents_store: Path | None = None,
+) -> LoadedStrategy:
+    """Execute a strategy file and return its Strategy subclass; errors name the file and the problem.
+    A voting strategy gets its agents bound (lab.strategy.agents): `agents` (lab.toml's [agents], the
+    defaults when None) from strategies_dir/agents, learning agents keeping their models in agents_store."""
+    path = resolve_path(name_or_path, strategies_dir)
+    module, code_hash = exec_file(path, "lab_strategy")
+    cls = single_subclass(module, Strategy, path)
     for attr in ("name", "timeframe", "version"):
         if not isinstance(getattr(cls, attr, None), str):
             raise StrategyError(
@@ -100,5 +119,11 @@ def load_strategy(name_or_path: str, strategies_dir: Path) -> LoadedStrategy:
             )
     if cls.signals is Strategy.signals:
         raise StrategyError(f"{path.name}: {cls.__name__} does not implement signals(candles)")
+    if issubclass(cls, VotingStrategy):
+        from lab.strategy.agents import AgentPanel
+
+        panel = AgentPanel.from_config(agents or AgentsConfig(), strategies_dir / "agents", agents_store)
+        cls = type(cls.__name__, (cls,), {"panel": panel, "__module__": cls.__module__})
+        code_hash = hashlib.sha256((code_hash + panel.fingerprint).encode()).hexdigest()
     stage = path.parent.name if path.parent.name in FOLDERS else "external"
     return LoadedStrategy(cls=cls, path=path, code_hash=code_hash, stage=stage)

@@ -31,6 +31,7 @@ from lab.store.models import (
     utcnow,
 )
 from lab.store.trades import frame_from_rows
+from lab.store.votes import AgentVoteRow, DecisionRow, insert_decisions
 from lab.trading.signal_record import RecordState
 from lab.trading.types import FillReport, Intent, OpenPosition, OrderTicket, Pending
 
@@ -317,7 +318,18 @@ def apply_fill(
     )
     if order.side == "buy":
         state.cash -= fill.size * fill.price + fill.fee
+        regime = session.scalar(  # the regime on the signal's bar, the scan before the bar it fills on
+            select(ScanResult.regime)
+            .where(
+                ScanResult.book_id == book.id,
+                ScanResult.symbol == order.symbol,
+                ScanResult.bar_time < order.bar_time,
+            )
+            .order_by(ScanResult.bar_time.desc())
+            .limit(1)
+        )
         trade = EngineTrade(
+            regime=regime,
             mode=book.mode,
             book_id=book.id,
             strategy=strategy,
@@ -399,12 +411,19 @@ def reject_order(session: Session, order: Order, reason: str) -> None:
     order.status, order.error = "rejected", reason[:2000]
 
 
-def record_scans(
-    session: Session | Connection,
-    book: BookRef,
-    bar_time: pd.Timestamp,
-    scans: list[tuple[str, Pending, dict[str, Any], str | None]],
-) -> None:
+@dataclass(frozen=True)
+class Scan:
+    """A bar's scan of one symbol, as the book's bar end writes it."""
+
+    symbol: str
+    pending: Pending
+    indicators: dict[str, Any]
+    rejected: str | None = None
+    regime: str | None = None
+    votes: tuple | None = None  # (agent, vote, confidence, reason, enabled) on a decision bar
+
+
+def record_scans(session: Session | Connection, book: BookRef, bar_time: pd.Timestamp, scans: list[Scan]) -> None:
     """One row per symbol per bar (bulk insert: this runs on every bar)."""
     if scans:
         when = bar_time.to_pydatetime()
@@ -414,14 +433,36 @@ def record_scans(
                 {
                     "book_id": book.id,
                     "bar_time": when,
-                    "symbol": sym,
-                    "signal": "entry" if p.entry else "exit" if p.exit else "none",
-                    "rejected": rejected[:256] if rejected else rejected,  # the column's width
-                    "indicators": ind,
+                    "symbol": sc.symbol,
+                    "signal": "entry" if sc.pending.entry else "exit" if sc.pending.exit else "none",
+                    "rejected": sc.rejected[:256] if sc.rejected else sc.rejected,  # the column's width
+                    "indicators": sc.indicators,
+                    "regime": sc.regime,
                 }
-                for sym, p, ind, rejected in scans
+                for sc in scans
             ],
         )
+
+
+def record_votes(
+    session: Session | Connection, book: BookRef, strategy: str, bar_time: pd.Timestamp, scans: list[Scan]
+) -> None:
+    """A voting strategy's decisions of this bar with every agent's vote (the backtester writes the same
+    rows for its decisions: lab.backtest.votes)."""
+    rows = [
+        DecisionRow(
+            sc.symbol,
+            bar_time.to_pydatetime(),
+            "entry" if sc.pending.entry else "exit",
+            sc.indicators.get("score"),
+            int(sc.indicators.get("voters") or 0),
+            sc.regime,
+            tuple(AgentVoteRow(*v) for v in sc.votes),
+        )
+        for sc in scans
+        if sc.votes is not None and (sc.pending.entry or sc.pending.exit)
+    ]
+    insert_decisions(session, rows, strategy=strategy, book_id=book.id)
 
 
 def snapshot(

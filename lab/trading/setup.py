@@ -16,6 +16,7 @@ from lab.market.repository import load_many
 from lab.strategy.checks import require_no_lookahead
 from lab.strategy.compute import strategy_signals
 from lab.strategy.loader import load_strategy
+from lab.strategy.regime import regimes_for
 from lab.trading.brokers import PaperBroker
 from lab.trading.engine import BookSpec, Engine
 from lab.trading.feeds import ReplayFeed
@@ -42,7 +43,12 @@ def _signals_for(
     signal_mode: str,
 ) -> Any:
     if signal_mode == "precomputed":
-        return PrecomputedSignals(strategy_signals(loaded, chosen, candles))
+        return PrecomputedSignals(
+            strategy_signals(loaded, chosen, candles),
+            regimes_for(candles),
+            recompute=lambda: strategy_signals(loaded, chosen, candles),
+            strategy=loaded.cls(chosen),
+        )
     if signal_mode == "rolling":
         first = next(iter(candles))
         require_no_lookahead(
@@ -77,7 +83,7 @@ def replay_engine(
     """The paper engine over stored candles, bar by bar, with the backtester's fill model.
     `start_notebook(name) -> message`: how the engine's run_notebook command starts a run; `books`:
     more books traded on the same bars, each with its own strategy and virtual paper broker."""
-    loaded = load_strategy(strategy, config.strategies_dir)
+    loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
     chosen = loaded.create(params).params
     candles = prepare_candles(
         load_many(config, exchange, symbols, loaded.cls.timeframe, start, end), loaded.cls.timeframe
@@ -86,7 +92,7 @@ def replay_engine(
     signals = _signals_for(config, loaded, chosen, candles, symbols, signal_mode)
     specs = []
     for extra in books or []:
-        other = load_strategy(extra.strategy, config.strategies_dir)
+        other = load_strategy(extra.strategy, config.strategies_dir, config.agents, config.agents_store)
         if other.cls.timeframe != loaded.cls.timeframe:
             raise LabError(
                 f"book {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
@@ -145,7 +151,7 @@ def live_engine(
             raise LabError(f"--live needs {' and '.join(missing)} in the environment (never in lab.toml)")
         if not config.live.confirm:
             raise LabError("--live refused: set live.confirm = true in lab.toml to allow real orders")
-    loaded = load_strategy(strategy, config.strategies_dir)
+    loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
     chosen = loaded.create().params
     exchange = exchange or make_exchange(config.market.exchange)
     if live:

@@ -17,15 +17,42 @@ import pandas as pd
 
 from lab.core.contract import Signals, Strategy
 from lab.strategy.checks import compute_signals
-from lab.trading.types import Bar, Pending
+from lab.strategy.regime import regime_labels
+from lab.trading.types import Bar, Pending, ScanUpdate
 
 
 class SignalSource(Protocol):
-    def update(
-        self, time: pd.Timestamp, bars: dict[str, Bar | None]
-    ) -> dict[str, tuple[Pending, dict[str, Any]]]:
-        """Feed one closed bar per symbol; returns per symbol the pending orders and indicator values."""
+    def update(self, time: pd.Timestamp, bars: dict[str, Bar | None]) -> dict[str, ScanUpdate]:
+        """Feed one closed bar per symbol; returns per symbol the pending orders, indicator values,
+        regime and (on a voting strategy's decision bars) its agents' votes."""
         ...
+
+
+class VoteArrays:
+    """A voting strategy's votes for one symbol as arrays, read per decision bar."""
+
+    def __init__(self, votes: dict[str, Any]) -> None:
+        self.names = list(votes)
+        self.vote = np.column_stack([v.vote.to_numpy(dtype=float) for v in votes.values()])
+        self.conf = np.column_stack([v.confidence.to_numpy(dtype=float) for v in votes.values()])
+        self.reason = np.column_stack([v.abstain.to_numpy(dtype=object) for v in votes.values()])
+
+    def at(self, i: int, enabled: set[str]) -> tuple:
+        return tuple(
+            (
+                name,
+                None if self.vote[i, k] != self.vote[i, k] else float(self.vote[i, k]),
+                None if self.conf[i, k] != self.conf[i, k] else float(self.conf[i, k]),
+                self.reason[i, k] or None,
+                name in enabled,
+            )
+            for k, name in enumerate(self.names)
+        )
+
+
+def _enabled(strategy: Any) -> set[str]:
+    panel = getattr(strategy, "panel", None)
+    return set(panel.enabled) if panel is not None else set()
 
 
 def _fraction(value: Any, i: int) -> float | None:
@@ -57,9 +84,31 @@ def _indicators(sig: Signals, i: int) -> dict[str, Any]:
 
 
 class PrecomputedSignals:
-    """Signals computed once over the replay (the backtester's own), read per bar from arrays."""
+    """Signals computed once over the replay (the backtester's own), read per bar from arrays. With
+    `recompute` (how they were computed), refresh() recomputes them, e.g. after an agent was disabled:
+    a voting strategy's votes are cached, so only the blend runs again."""
 
-    def __init__(self, signals: dict[str, Signals]) -> None:
+    def __init__(
+        self,
+        signals: dict[str, Signals],
+        regimes: dict[str, pd.Series] | None = None,
+        recompute: Callable[[], dict[str, Signals]] | None = None,
+        strategy: Any = None,
+    ) -> None:
+        self.recompute, self.strategy = recompute, strategy
+        self.regimes = {
+            s: r.reindex(sig.entries.index).to_numpy(dtype=object)
+            for s, r in (regimes or {}).items()
+            for sig in [signals[s]]
+        }
+        self._build(signals)
+
+    def refresh(self) -> None:
+        if self.recompute is not None:
+            self._build(self.recompute())
+
+    def _build(self, signals: dict[str, Signals]) -> None:
+        self.votes = {s: VoteArrays(sig.votes) for s, sig in signals.items() if sig.votes}
         self.position = {s: {t: i for i, t in enumerate(sig.entries.index)} for s, sig in signals.items()}
         self.pending = {
             s: [pending_at(sig, i) for i in range(len(sig.entries))] for s, sig in signals.items()
@@ -74,19 +123,23 @@ class PrecomputedSignals:
             numeric = info.select_dtypes("number")
             self.info[s] = (list(numeric.columns), numeric.to_numpy(dtype=float))
 
-    def update(
-        self, time: pd.Timestamp, bars: dict[str, Bar | None]
-    ) -> dict[str, tuple[Pending, dict[str, Any]]]:
+    def update(self, time: pd.Timestamp, bars: dict[str, Bar | None]) -> dict[str, ScanUpdate]:
         out = {}
+        enabled = _enabled(self.strategy)
         for symbol, bar in bars.items():
             i = self.position[symbol].get(time)
             if bar is None or i is None:
                 continue
             names, values = self.info[symbol]
             row = values[i]
-            out[symbol] = (
-                self.pending[symbol][i],
+            pending = self.pending[symbol][i]
+            votes = self.votes.get(symbol)
+            regime = self.regimes.get(symbol)
+            out[symbol] = ScanUpdate(
+                pending,
                 {n: (None if v != v else float(v)) for n, v in zip(names, row, strict=True)},
+                None if regime is None else regime[i],
+                votes.at(i, enabled) if votes is not None and (pending.entry or pending.exit) else None,
             )
         return out
 
@@ -134,9 +187,7 @@ class RollingSignals:
         for symbol in self.rows:
             self._fill(symbol, self.history_until(symbol, last_bar, self.window))
 
-    def update(
-        self, time: pd.Timestamp, bars: dict[str, Bar | None]
-    ) -> dict[str, tuple[Pending, dict[str, Any]]]:
+    def update(self, time: pd.Timestamp, bars: dict[str, Bar | None]) -> dict[str, ScanUpdate]:
         out = {}
         for symbol, bar in bars.items():
             if bar is None:
@@ -147,6 +198,18 @@ class RollingSignals:
             rows.append((time, bar.open, bar.high, bar.low, bar.close, bar.volume))
             frame = pd.DataFrame(list(rows), columns=["timestamp", "open", "high", "low", "close", "volume"])
             frame = frame.set_index(pd.DatetimeIndex(frame.pop("timestamp"), name="timestamp"))
+            frame.attrs["symbol"] = symbol
             sig = compute_signals(self.strategy, frame, f"{self.where} on {symbol}")
-            out[symbol] = (pending_at(sig, -1), _indicators(sig, -1))
+            pending = pending_at(sig, -1)
+            votes = None
+            if sig.votes and (pending.entry or pending.exit):
+                votes = VoteArrays(_tail(sig.votes)).at(0, _enabled(self.strategy))
+            out[symbol] = ScanUpdate(pending, _indicators(sig, -1), str(regime_labels(frame).iloc[-1]), votes)
         return out
+
+
+def _tail(votes: dict[str, Any]) -> dict[str, Any]:
+    """Each agent's votes on the last bar only (a Votes of one row)."""
+    from lab.core.agents import Votes
+
+    return {k: Votes(v.vote.iloc[-1:], v.confidence.iloc[-1:], v.abstain.iloc[-1:]) for k, v in votes.items()}

@@ -83,6 +83,10 @@ class Trader:
             now=engine.clock.now,
         )
         self.submit = engine.faults.wrap("broker", spec.broker.submit)
+        # A voting strategy's agents: from here on a failing agent abstains (logged), never stops a bar.
+        self.panel = getattr(spec.loaded.cls, "panel", None)
+        if self.panel is not None:
+            self.panel.strict = False
         self.closes: dict[str, float] = {}
         self.bar_ends: list[tuple] = []
         self.orders_until: pd.Timestamp | None = None  # bars up to here may have orders from before a restart
@@ -118,6 +122,7 @@ class Trader:
         """The buffered bar ends and the current state, on the engine's flush connection."""
         for t, scans, new_day, equity, cash, events in self.bar_ends:
             ledger.record_scans(conn, self.book, t, scans)
+            ledger.record_votes(conn, self.book, self.loaded.name, t, scans)
             if new_day:
                 ledger.snapshot(conn, self.book, "daily", t, equity, cash)
             ledger.record_rejections(conn, self.book, t, [(None, r, d) for r, d in events])
@@ -248,6 +253,11 @@ class Trader:
             engine.health["strategy"].set("failed", str(exc))
             with session_scope(self.config) as s:
                 ledger.log_error(s, "strategy", f"{self.book.key}: signals failed at {t}: {exc}")
+        if self.panel is not None and self.panel.errors:  # failing agents abstained; say which and why
+            errors, self.panel.errors = self.panel.errors, []
+            with session_scope(self.config) as s:
+                for agent, message in errors:
+                    ledger.log_error(s, "agent", f"{self.book.key}: agent {agent} abstained at {t}: {message}")
         for symbol, bar in bars.items():
             if bar is not None:
                 self.closes[symbol] = bar.close
@@ -259,11 +269,11 @@ class Trader:
         new_day = self.state.day is not None and self.state.day != day
         # The close rides along with each scan, so the dashboard can value positions without candles.
         scans = [
-            (sym, p, ind | {"close": bars[sym].close}, rejections.get(sym))  # type: ignore[union-attr]
-            for sym, (p, ind) in updates.items()
+            ledger.Scan(sym, u.pending, u.indicators | {"close": bars[sym].close}, rejections.get(sym), u.regime, u.votes)  # type: ignore[union-attr]
+            for sym, u in updates.items()
             if bars.get(sym) is not None
         ]
-        self.state.pending = {sym: ledger.PendingModel(**vars(p)) for sym, (p, _) in updates.items()} | {
+        self.state.pending = {sym: ledger.PendingModel(**vars(u.pending)) for sym, u in updates.items()} | {
             sym: p for sym, p in self.state.pending.items() if sym not in updates and bars.get(sym) is None
         }
         events = self.risk.update_after_close(self.state, equity, day)

@@ -56,6 +56,18 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class ScanUpdate:
+    """What a book's signals say at a closed bar for one symbol: the pending orders, the indicator
+    values, the market regime, and a voting strategy's agents' votes (agent, vote, confidence, reason,
+    enabled) on a decision bar."""
+
+    pending: Pending
+    indicators: dict
+    regime: str | None = None
+    votes: tuple | None = None
+
+
+@dataclass(frozen=True)
 class Intent:
     """An order decided for a bar, before it has a database id."""
 
