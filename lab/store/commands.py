@@ -11,7 +11,17 @@ from lab.core.config import LabConfig
 from lab.store.db import session_scope
 from lab.store.models import Command
 
-KNOWN = {"pause", "resume", "stop", "status", "run_notebook", "faults_on", "faults_off"}
+KNOWN = {
+    "pause",
+    "resume",
+    "stop",
+    "status",
+    "run_notebook",
+    "faults_on",
+    "faults_off",
+    "agent_enable",
+    "agent_disable",
+}
 
 
 def enqueue(config: LabConfig, command: str, source: str = "cli", **args: Any) -> int:

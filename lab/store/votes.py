@@ -115,7 +115,8 @@ def votes_frame(
         q = q.where(VoteDecision.book_id == book_id)
     if since is not None:
         q = q.where(VoteDecision.bar_time >= since)
-    frame = pd.read_sql(q.order_by(VoteDecision.id, AgentVote.id), conn)
+    bind = conn.connection() if isinstance(conn, Session) else conn
+    frame = pd.read_sql(q.order_by(VoteDecision.id, AgentVote.id), bind)
     if len(frame):
         frame["bar_time"] = pd.to_datetime(frame["bar_time"], utc=True)
     return frame

@@ -29,6 +29,7 @@ from lab.trading.feeds import Feed
 from lab.trading.health import FaultInjector, Health, store_health
 from lab.trading.lock import DatabaseLock, InstanceLock
 from lab.trading.logs import configure
+from lab.store import votes as votes_store
 from lab.trading.operator import dispatch
 from lab.trading.signals import SignalSource
 from lab.trading.sizing import Sizer
@@ -167,7 +168,14 @@ class Engine:
         for cmd in cmdq.pending(self.config):
             self.flush()
             describe = lambda: "; ".join(t.describe() for t in self.traders)  # noqa: E731
-            done = dispatch(cmd, self.primary.state, self.faults, describe, self.start_notebook)
+            done = dispatch(
+                cmd,
+                self.primary.state,
+                self.faults,
+                describe,
+                self.start_notebook,
+                lambda name, on, reason: self.set_agent(name, on, reason, cmd.source),
+            )
             for trader in self.traders[1:]:  # the same effect on every other book's state
                 for attr in ("paused", "pause_reason", "stopped", "consecutive_losses", "faults_enabled"):
                     setattr(trader.state, attr, getattr(self.primary.state, attr))
@@ -179,6 +187,37 @@ class Engine:
             cmdq.finish(self.config, cmd.id, done.status, done.result)
             self.summary.commands.append(f"{cmd.command}: {done.status}")
             self.log.info("command", command=cmd.command, status=done.status, result=done.result)
+
+    def set_agent(self, name: str, on: bool, reason: str, source: str, record: bool = True) -> str:
+        """Enable or disable an agent in every book whose voting strategy has it (from the next bar on);
+        the change is recorded in agent_states, so a restarted engine keeps it."""
+        changed = []
+        for trader in self.traders:
+            panel = trader.panel
+            if panel is None or name not in panel.agents:
+                continue
+            if (name in panel.enabled) != on:
+                panel.set_enabled(name, on)
+                refresh = getattr(trader.signals, "refresh", None)
+                if refresh is not None:  # precomputed signals: the blend runs again (votes are cached)
+                    refresh()
+            changed.append(trader.spec.key)
+        if not changed:
+            raise LabError(f"no book of this engine trades with an agent named {name!r}")
+        if record:
+            with session_scope(self.config) as s:
+                votes_store.set_agent_state(s, name, on, reason, source)
+        return f"agent {name} {'enabled' if on else 'disabled'} in {', '.join(changed)}"
+
+    def _apply_agent_states(self) -> None:
+        """Agents enabled or disabled at run time before (agent_states) stay so after a restart."""
+        if not any(t.panel is not None for t in self.traders):
+            return
+        with session_scope(self.config) as s:
+            states = votes_store.agent_states(s)
+        for name, (on, _reason, _source, _at) in states.items():
+            if any(t.panel is not None and name in t.panel.agents for t in self.traders):
+                self.set_agent(name, on, "", "", record=False)
 
     # --- one bar -------------------------------------------------------------------------------------
     def _clean_bars(self, step: Step) -> dict[str, Bar | None]:
@@ -268,6 +307,7 @@ class Engine:
             last_bar = (
                 None if any(r is None for r in resume_from) else min(r for r in resume_from if r is not None)
             )
+            self._apply_agent_states()
             self.process_commands(force=True)
             for step in self.feed.steps(last_bar):
                 self.process_commands()

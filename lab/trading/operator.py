@@ -25,8 +25,10 @@ def dispatch(
     faults: FaultInjector,
     describe: Callable[[], str],
     start_notebook: Callable[[str], str],
+    set_agent: Callable[[str, bool, str], str] | None = None,
 ) -> Operated:
-    """Apply one command to the state; `describe` answers `status`, `start_notebook` runs a notebook."""
+    """Apply one command to the state; `describe` answers `status`, `start_notebook` runs a notebook,
+    `set_agent(name, enabled, reason)` enables or disables a voting strategy's agent."""
     if cmd.command == "pause":
         state.paused, state.pause_reason = True, cmd.args.get("reason") or "paused by the operator"
         return Operated("done", f"paused: {state.pause_reason}")
@@ -42,6 +44,16 @@ def dispatch(
     if cmd.command == "run_notebook":
         try:
             return Operated("done", start_notebook(str(cmd.args.get("notebook", ""))))
+        except LabError as exc:
+            return Operated("failed", str(exc))
+    if cmd.command in ("agent_enable", "agent_disable"):
+        name = str(cmd.args.get("agent", "")).strip()
+        if not name or set_agent is None:
+            return Operated("failed", f"{cmd.command} needs an agent name (args: {{'agent': NAME}})")
+        on = cmd.command == "agent_enable"
+        reason = str(cmd.args.get("reason") or f"{'enabled' if on else 'disabled'} by the operator")
+        try:
+            return Operated("done", set_agent(name, on, reason))
         except LabError as exc:
             return Operated("failed", str(exc))
     if cmd.command in ("faults_on", "faults_off"):

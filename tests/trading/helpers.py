@@ -53,3 +53,21 @@ def engine_trades(cfg: LabConfig, book: str = "paper") -> pd.DataFrame:
 
     with session_scope(cfg) as s:
         return trades_frame(s, book)
+
+
+# Learning agents on a few days of candles: short training windows so they vote within the test data.
+FAST_AGENTS = """
+[agents.params]
+ml = { train_bars = 500, min_train = 300, retrain_hours = 12 }
+anomaly = { train_bars = 500, min_train = 300, retrain_hours = 12 }
+rl = { train_bars = 500, min_train = 300, retrain_hours = 12 }
+time_pattern = { min_samples = 10 }
+"""
+
+
+def agent_project(root: Path, days: float = 4, env: dict[str, str] | None = None) -> LabConfig:
+    """A project whose voting strategies' agents all vote within `days` of candles."""
+    toml = (root / "lab.toml").read_text()
+    if "[agents.params]" not in toml:
+        (root / "lab.toml").write_text(toml + FAST_AGENTS)
+    return make_project(root, days=days, env=env)
