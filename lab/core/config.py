@@ -256,7 +256,7 @@ class AgentsConfig(Frozen):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per agent parameter overrides
     store_dir: Path = Path("agents")  # fitted models (ML, RL), under the data dir unless absolute
     horizon_bars: int = Field(12, ge=1, le=10_000)  # forward return a vote is judged on (12 x 5m = 1h)
-    min_ic: float = Field(0.02, ge=0, lt=1)  # an agent must show an IC above this to earn its place
+    min_ic: float = Field(0.03, ge=0, lt=1)  # an agent must show an IC above this to earn its place
     alpha: float = Field(0.05, gt=0, lt=0.5)  # family-wise error rate of the flags
     correction: Literal["holm", "fdr_bh"] = "holm"  # for the number of agents tested
     min_votes: int = Field(30, ge=4, le=1_000_000)  # fewer votes: never flagged (not enough evidence)

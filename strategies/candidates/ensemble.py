@@ -21,8 +21,8 @@ class Ensemble(VotingStrategy):
     timeframe = "5m"
 
     class Params(StrategyParams):
-        entry_threshold: float = param(0.3, 0.1, 0.9, 0.1, "blended score to enter")
-        exit_threshold: float = param(0.3, 0.1, 0.9, 0.1, "exit when the score falls to minus this")
+        entry_threshold: float = param(0.4, 0.05, 0.9, 0.05, "blended score to enter")
+        exit_threshold: float = param(0.3, 0.05, 0.9, 0.05, "exit when the score falls to minus this")
         min_voters: int = param(3, 1, 10, 1, "agents that must vote (not abstain) for a signal")
         stop_loss: float = param(0.03, 0.01, 0.08, 0.01, "stop-loss, fraction of entry price")
         take_profit: float = param(0.06, 0.02, 0.16, 0.02, "take-profit, fraction of entry price")
