@@ -7,6 +7,7 @@ import os
 import typer
 
 from lab.cli import (
+    agents_cmds,
     backtest_cmds,
     dashboard_cmds,
     data_cmds,
@@ -44,6 +45,7 @@ app.command("backtest")(backtest_cmds.backtest_cmd)
 app.command("kelly")(kelly_cmds.kelly_cmd)
 app.add_typer(notebook_cmds.app, name="notebook")
 app.add_typer(stats_cmds.app, name="stats")
+app.add_typer(agents_cmds.app, name="agents")
 app.add_typer(report_cmds.app, name="report")
 app.command("schedule")(notebook_cmds.schedule_cmd)
 app.command("run")(engine_cmds.run_cmd)

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from lab.core.config import LabConfig
 from lab.core.errors import DataValidationError
+from lab.core.timeframes import timeframe_ms
 from lab.market import sample
 from lab.market.repository import load, store_candles
 from lab.market.validate import validate
@@ -42,46 +43,84 @@ def prepare_sample_data(config: LabConfig) -> None:
         )
 
 
+ENSEMBLE_BOOK = "shadow:ensemble"
+
+
 def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
-    """Replay the sample through the paper engine (resuming where an earlier run stopped) and print it
-    beside the vectorbt backtest of the same period."""
+    """Replay the sample through the paper engine (resuming where an earlier run stopped), the
+    ensemble of agents beside it in a shadow book, and print both beside their vectorbt backtests."""
     from rich.table import Table
+    from sqlalchemy import func, select
 
     from lab.backtest.run import run_backtest
     from lab.core.metrics import trades_hash
     from lab.store.db import session_scope
+    from lab.store.models import AgentVote, Book, VoteDecision
     from lab.trading.ledger import trades_frame
-    from lab.trading.setup import replay_engine
+    from lab.trading.setup import ExtraBook, replay_engine
 
     symbols = list(config.sample.symbols)
-    engine = replay_engine(config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE)
+    engine = replay_engine(
+        config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE, books=[ExtraBook(ENSEMBLE_BOOK, "ensemble")]
+    )
     summary = engine.run()
-    backtest = run_backtest(config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE, record=False)
-    with session_scope(config) as session:
-        trades = trades_frame(session, engine.mode)
-    closed_bt = backtest.trades[backtest.trades["status"] == "closed"]
-    closed_en = trades[trades["status"] == "closed"]
-    table = Table(title=f"{strategy} on {', '.join(symbols)}: backtest vs paper engine")
+    table = Table(title=f"the sample ({', '.join(symbols)}): backtest vs paper engine")
     for column in ("", "vectorbt backtest", "paper engine"):
         table.add_column(column, justify="right")
     table.add_row("bars replayed this run", "", f"{summary.steps}")
-    table.add_row("closed trades", f"{len(closed_bt)}", f"{len(closed_en)}")
-    table.add_row(
-        "net P&L of closed trades", f"{closed_bt['pnl'].sum():,.2f}", f"{closed_en['pnl'].sum():,.2f}"
-    )
-    table.add_row("final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{engine.equity():,.2f}")
+    notes = []
+    for name, book in ((strategy, engine.mode), ("ensemble", ENSEMBLE_BOOK)):
+        backtest = run_backtest(config, name, symbols, exchange=sample.SYNTHETIC_EXCHANGE, record=False)
+        with session_scope(config) as session:
+            trades = trades_frame(session, book)
+        closed_bt = backtest.trades[backtest.trades["status"] == "closed"]
+        closed_en = trades[trades["status"] == "closed"]
+        table.add_row(f"[bold]{name}[/] ({book} book)", "", "")
+        table.add_row("  closed trades", f"{len(closed_bt)}", f"{len(closed_en)}")
+        table.add_row(
+            "  net P&L of closed trades", f"{closed_bt['pnl'].sum():,.2f}", f"{closed_en['pnl'].sum():,.2f}"
+        )
+        table.add_row("  final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{engine.trader(book).equity():,.2f}")
+        same = trades_hash(closed_bt) == trades_hash(closed_en)
+        notes.append(
+            f"{name}: "
+            + ("identical trades" if same else "trades differ because the engine applies lab.toml's risk limits (the backtest does not)")
+        )
     console.print(table)
-    same = trades_hash(closed_bt) == trades_hash(closed_en)
     paused = f"; the engine is paused: {engine.state.pause_reason}" if engine.state.paused else ""
-    note = (
-        "identical trades"
-        if same
-        else "trades differ because the engine applies lab.toml's risk limits (the backtest does not)"
-        + paused
-    )
     console.print(
-        f"  engine vs backtest: {note}; {summary.rejected_orders} rejected orders, {summary.bad_bars} bad bars"
+        f"  engine vs backtest: {'; '.join(notes)}{paused}; {summary.rejected_orders} rejected orders, "
+        f"{summary.bad_bars} bad bars"
     )
+    with session_scope(config) as s:
+        book_id = s.scalar(select(Book.id).where(Book.key == ENSEMBLE_BOOK))
+        decisions = s.scalar(select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == book_id))
+        votes = s.scalar(
+            select(func.count()).select_from(AgentVote).join(VoteDecision).where(VoteDecision.book_id == book_id)
+        )
+    console.print(f"  the ensemble's book recorded {decisions:,} decisions with {votes:,} agent votes")
+
+
+def agents_report(config: LabConfig) -> None:
+    """The leaderboard of the ensemble's engine record (its shadow book), saved as today's snapshot."""
+    from lab.research.agent_report import build_report
+    from lab.cli.agents_cmds import stored_closes
+
+    report = build_report(
+        config,
+        stored_closes(config, list(config.sample.symbols), config.sample.timeframe, [sample.SYNTHETIC_EXCHANGE]),
+        pd.Timedelta(timeframe_ms(config.sample.timeframe), "ms"),
+        book=ENSEMBLE_BOOK,
+    )
+    report.save_snapshot()
+    board = report.leaderboard().dropna(subset=["ic"])
+    for row in board.itertuples(index=False):
+        mark = "[red]flagged[/]" if row.flagged else "ok"
+        console.print(
+            f"  {row.agent:13s} IC {row.ic:+.3f} [{row.ic_low:+.3f}, {row.ic_high:+.3f}]  hit rate {row.hit_rate:.1%}  "
+            f"{row.votes:,} votes  {mark}"
+        )
+    console.print(f"  {report.verdict()}")
 
 
 def statistics_report(config: LabConfig) -> bool:
@@ -127,10 +166,12 @@ def run_main_job(config: LabConfig) -> bool:
         if outcome.error:
             console.print(f"    error: {outcome.error}")
             ok = False
-    console.print("3. paper engine: the sample replayed bar by bar through the trading engine")
+    console.print("3. paper engine: the sample replayed bar by bar (the ensemble in a shadow book beside it)")
     engine_report(config)
     console.print("4. statistics shell: truth benchmarks, then each analysis module in the sandbox")
     ok = statistics_report(config) and ok
+    console.print("5. signal agents: the leaderboard of the ensemble's engine record (lab agents report)")
+    agents_report(config)
     index = write_index(config)
     console.rule()
     console.print(f"Reports: open [bold]{index}[/] (every run, newest first; each report works offline)")

@@ -185,7 +185,7 @@ class PipelineConfig(Frozen):
     kernel_name: str = "lab"
     cell_timeout: int = Field(600, ge=1)
     wall_timeout: int = Field(1800, ge=1)
-    main_notebooks: tuple[str, ...] = ("backtest", "kelly_validation")
+    main_notebooks: tuple[str, ...] = ("backtest", "kelly_validation", "agent_analysis")
 
 
 class EngineConfig(Frozen):

@@ -114,7 +114,7 @@ def agent_performance(
     votes = scope_votes(conn, scope, step, since)
     if votes.empty:
         return pd.DataFrame(), votes
-    votes["fwd_return"] = forward_returns(votes, closes, cfg.horizon_bars).to_numpy()
+    votes["fwd_return"] = forward_returns(votes, closes, cfg.horizon_bars, step).to_numpy()
     table = agent_table(votes, cfg, previous_flags(conn, scope.strategy, day))
     return table.sort_values(["flagged", "ic"], ascending=[True, False], ignore_index=True), votes
 

@@ -64,19 +64,32 @@ def spearman_ic(vote: np.ndarray, fwd: np.ndarray, min_ic: float, level: float =
     }
 
 
-def forward_returns(decisions: pd.DataFrame, closes: dict[str, pd.Series], horizon: int) -> pd.Series:
-    """Per decision row (symbol, bar_time): close `horizon` bars later over the decision bar's close,
-    minus 1 (NaN where the data ends before that)."""
+def forward_returns(
+    decisions: pd.DataFrame, closes: dict[str, pd.Series], horizon: int, step: pd.Timedelta | None = None
+) -> pd.Series:
+    """Per decision row (symbol, bar_time): the close `horizon` bars later over the decision bar's
+    close, minus 1. With `step` (the bar length) "later" is in time and a missing bar counts at the last
+    close before it (as a gap-filled grid has it), so raw and gap-filled candles give the same values;
+    NaN where the data ends before that."""
     out = pd.Series(np.nan, index=decisions.index)
     for symbol, rows in decisions.groupby("symbol"):
         close = closes.get(symbol)
         if close is None or close.empty:
             continue
-        pos = close.index.get_indexer(pd.DatetimeIndex(rows["bar_time"]))
-        ok = (pos >= 0) & (pos + horizon < len(close))
+        close = close.dropna().sort_index()
+        at = pd.DatetimeIndex(rows["bar_time"])
+        if step is None:
+            pos = close.index.get_indexer(at)
+            ok = (pos >= 0) & (pos + horizon < len(close))
+            later = np.where(ok, pos + horizon, 0)
+        else:
+            target = at + horizon * step
+            pos = close.index.get_indexer(at)
+            later = close.index.searchsorted(target, side="right") - 1  # the last close at or before it
+            ok = (pos >= 0) & (target <= close.index[-1])
         values = close.to_numpy(dtype=float)
         r = np.full(len(rows), np.nan)
-        r[ok] = values[pos[ok] + horizon] / values[pos[ok]] - 1
+        r[ok] = values[later[ok]] / values[pos[ok]] - 1
         out.loc[rows.index] = r
     return out
 

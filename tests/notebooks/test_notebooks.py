@@ -22,6 +22,7 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 TINY = {
     "backtest": {"symbols": ["BTC/USD", "ETH/USD"], "sweep_limit": 4, "walk_forward_splits": 1},
     "kelly_validation": {"symbols": ["BTC/USD", "ETH/USD"], "n_sims": 300, "fractions": [0.5, 1.0]},
+    "agent_analysis": {"symbols": ["BTC/USD", "ETH/USD"], "min_votes": 10},
 }
 
 
@@ -59,6 +60,24 @@ def test_backtest_notebook_shows_metrics_and_records_the_experiment(project):
     for text in ("Metrics", "sharpe_daily", "fees_paid", "Equity and drawdown", "Walk-forward", "deflated Sharpe"):
         assert text in html
     assert "api.run_report(params)" not in html  # code cells are hidden; only their outputs show
+
+
+def test_agent_analysis_notebook_shows_the_leaderboard_and_saves_a_snapshot(project):
+    from sqlalchemy import func, select
+
+    from lab.store.db import session_scope
+    from lab.store.models import AgentPerformance, VoteDecision
+
+    outcome = run_notebook(project, "agent_analysis", TINY["agent_analysis"])
+    assert outcome.status == "succeeded", outcome.error
+    html = outcome.output_html.read_text()
+    for text in ("Leaderboard", "hit_low", "ic_high", "Leave-one-out", "contribution_return", "base rate",
+                 "learning curve", "Vote correlation", "agents tested"):
+        assert text in html, text
+    with session_scope(project) as s:
+        agents = s.scalar(select(func.count(func.distinct(AgentPerformance.agent))))
+        decisions = s.scalar(select(func.count()).select_from(VoteDecision))
+    assert agents == 10 and decisions > 100
 
 
 def test_failing_notebook_still_writes_html_and_a_failed_row(project):
