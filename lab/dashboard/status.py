@@ -3,9 +3,7 @@ risk usage, alerts, notebook jobs, data freshness; filters; controls through the
 
 from __future__ import annotations
 
-import asyncio
 import html
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,21 +14,10 @@ import plotly.graph_objects as go
 from lab.core.config import LabConfig, load_config
 from lab.core.plots import equity_drawdown_figure
 from lab.dashboard import queries as q
+from lab.dashboard.base import DashboardApp, figure_output, note
 from lab.dashboard.painted import PagePainted
-from lab.dashboard.render import CSS, badge, limit_bar, table
+from lab.dashboard.render import badge, limit_bar, table
 from lab.research.truth import benchmarks_frame, truth_benchmarks
-from lab.store.db import readonly_engine
-
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
-
-
-def _output(data: dict[str, Any]) -> dict[str, Any]:
-    """One entry of an Output widget's outputs: a mime bundle to display."""
-    return {"output_type": "display_data", "data": data, "metadata": {}}
-
-
-def _note(text: str) -> dict[str, Any]:
-    return _output({"text/html": f"<div class='lab-empty'>{text}</div>", "text/plain": text})
 
 
 def equity_figure(eq: Any) -> go.Figure | None:
@@ -41,17 +28,6 @@ def equity_figure(eq: Any) -> go.Figure | None:
     return equity_drawdown_figure(
         eq["equity"], x=times, height=360, margin={"t": 20, "b": 20, "l": 60, "r": 10}
     )
-
-
-def figure_output(fig: go.Figure | None) -> dict[str, Any]:
-    """An Output widget entry showing the figure through plotly's mime renderer (the jupyterlab-plotly
-    extension the page loads anyway). A FigureWidget would carry plotly.js (~5 MB) in its own widget
-    state to every page, which made the first render ~2 s slower."""
-    if fig is None:
-        return _note("no equity recorded yet")
-    spec = json.loads(fig.to_json())
-    spec["config"] = {"displaylogo": False}
-    return _output({PLOTLY_MIME: spec, "text/plain": "equity and drawdown"})
 
 
 def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
@@ -68,19 +44,17 @@ def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
 TRUTH_EVERY_S = 60.0
 
 
-class StatusApp:
+class StatusApp(DashboardApp):
     def __init__(
         self, config: LabConfig, refresh_seconds: float = 5.0, mode: str = "paper", defer_plot: bool = False
     ) -> None:
         """With defer_plot, the equity chart is drawn once a page showing the app has painted
         (lab.dashboard.painted), so the chart's plotly.js does not hold back the page's first render."""
-        self.config, self.mode, self.refresh_seconds = config, mode, refresh_seconds
+        super().__init__(config, refresh_seconds)
+        self.mode = mode
         self.plot_ready = not defer_plot
         self._pending_equity: Any = None  # the data of a chart not drawn yet
         self._equity_key: tuple | None = None  # what the drawn chart shows
-        self.db = readonly_engine(config.db_url)
-        self.refreshes = 0
-        self.header = w.HTML()
         self.symbol = w.Dropdown(options=["all"], value="all", description="Symbol")
         self.period = w.Dropdown(options=list(q.PERIODS), value="7 days", description="Period")
         self.reason = w.Text(placeholder="reason for pausing", layout=w.Layout(width="260px"))
@@ -91,7 +65,6 @@ class StatusApp:
             options=sorted(p.stem for p in config.notebooks_dir.glob("*.ipynb")), description="Notebook"
         )
         self.run_nb = w.Button(description="Run now", icon="play-circle")
-        self.outcome = w.HTML()
         self.health, self.risk, self.alerts = w.HTML(), w.HTML(), w.HTML()
         self.positions, self.trades, self.signals = w.HTML(), w.HTML(), w.HTML()
         self.jobs, self.fresh = w.HTML(), w.HTML()
@@ -99,16 +72,14 @@ class StatusApp:
         self._truth_at = 0.0  # monotonic time of the last truth-benchmark query
         self.figure = w.Output(layout=w.Layout(width="100%", min_height="360px"))
         if defer_plot:
-            self.figure.outputs = (_note("drawing the equity chart…"),)
+            self.figure.outputs = (note("drawing the equity chart…"),)
         for button, command in ((self.pause, "pause"), (self.resume, "resume"), (self.stop, "stop")):
             button.on_click(lambda _b, c=command: self.send(c))
         self.run_nb.on_click(lambda _b: self.run_notebook(self.notebook.value))
         self.symbol.observe(lambda _c: self.refresh(), "value")
         self.period.observe(lambda _c: self.refresh(), "value")
-        self.widget = w.VBox(
+        self.finish(
             [
-                w.HTML(CSS),
-                self.header,
                 w.HBox([self.symbol, self.period]),
                 w.HBox([self.reason, self.pause, self.resume, self.stop, self.notebook, self.run_nb]),
                 self.outcome,
@@ -124,12 +95,10 @@ class StatusApp:
                 w.HBox(
                     [self.section("Notebook jobs", self.jobs), self.section("Data freshness", self.fresh)]
                 ),
-            ],
-            layout=w.Layout(padding="8px"),
+            ]
         )
         if defer_plot:
             self.widget.children = (*self.widget.children, PagePainted(self.draw_plot))
-        self.widget.add_class("lab-dash")
         self.refresh()
 
     @classmethod
@@ -137,28 +106,14 @@ class StatusApp:
         """The dashboard notebook's app: lab.toml's config, the chart drawn once the page has painted."""
         return cls(load_config(), refresh_seconds, mode, defer_plot=True)
 
-    @staticmethod
-    def section(title: str, body: w.Widget) -> w.VBox:
-        return w.VBox(
-            [w.HTML(f"<h3 style='margin:10px 0 4px'>{html.escape(title)}</h3>"), body],
-            layout=w.Layout(margin="0 24px 0 0"),
-        )
-
     # --- controls ------------------------------------------------------------------------------
-    def send(self, command: str, **args: Any) -> None:
-        from lab.store import commands
+    def engine_running(self) -> bool:
+        return q.engine_running(self.config, self.mode)
 
+    def send(self, command: str, **args: Any) -> int | None:
         if command == "pause":
             args["reason"] = self.reason.value.strip() or "paused from the dashboard"
-        try:
-            cid = commands.enqueue(self.config, command, source="dashboard", **args)
-        except Exception as exc:  # the DB may be locked or gone; say so, never a traceback
-            self.outcome.value = f"<b style='color:#cf222e'>{command} not sent: {html.escape(str(exc))}</b>"
-            return
-        running = q.engine_running(self.config, self.mode)
-        waiting = "" if running else " — no engine is running; it will run when one starts (`lab run`)"
-        self.pending_command = cid
-        self.outcome.value = f"{html.escape(command)} queued (#{cid}){waiting}"
+        return super().send(command, **args)
 
     def run_notebook(self, name: str) -> None:
         """Start the run at once (lab.pipeline.launch): it needs no engine."""
@@ -169,33 +124,7 @@ class StatusApp:
         except Exception as exc:  # unknown notebook, cannot spawn: say so, never a traceback
             self.outcome.value = f"<b style='color:#cf222e'>{html.escape(str(exc))}</b>"
 
-    def _command_outcome(self) -> None:
-        cid = getattr(self, "pending_command", None)
-        if cid is None:
-            return
-        from lab.store import commands
-
-        row = commands.outcome(self.config, cid)
-        if row is not None and row.status != "pending":
-            colour = "#1a7f37" if row.status == "done" else "#cf222e"
-            self.outcome.value = (
-                f"<span style='color:{colour}'>{html.escape(row.command)}: {row.status}</span> "
-                f"{html.escape(row.result or '')}"
-            )
-            self.pending_command = None
-
     # --- refresh -------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        try:
-            self._refresh()
-        except Exception as exc:  # unreadable DB, missing tables: a clear message instead of a stack trace
-            self.header.value = (
-                f"<h2>Trading Lab</h2><p style='color:#cf222e'><b>Cannot read the database</b> "
-                f"({html.escape(self.config.db_url)}): {html.escape(str(exc).splitlines()[0])}</p>"
-                f"<p>Run <code>make run</code> or <code>lab db upgrade</code> to create it.</p>"
-            )
-        self.refreshes += 1
-
     def _refresh(self) -> None:
         cfg = self.config
         view = q.engine_view(self.db, cfg, self.mode)
@@ -262,7 +191,6 @@ class StatusApp:
         self.fresh.value = table(
             fresh.head(30), "no candles stored", ["exchange", "symbol", "timeframe", "last_ts", "age_hours"]
         )
-        self._command_outcome()
 
     def _show_truth(self) -> None:
         """The truth benchmarks (lab.research.truth), at most once a minute: they scan every trade."""
@@ -315,7 +243,7 @@ class StatusApp:
         if key == self._equity_key:
             return
         self._equity_key = key
-        self.figure.outputs = (figure_output(equity_figure(eq)),)
+        self.figure.outputs = (figure_output(equity_figure(eq), "no equity recorded yet"),)
 
     def draw_plot(self) -> None:
         """Draw the equity chart from now on (a page has painted)."""
@@ -357,15 +285,3 @@ class StatusApp:
             ),
         ]
         return "<table>" + "".join(rows) + "</table>"
-
-    # --- auto refresh --------------------------------------------------------------------------
-    def start(self) -> StatusApp:
-        """Refresh every refresh_seconds from the kernel's event loop (no page reload)."""
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(self.refresh_seconds)
-                self.refresh()
-
-        self.task = asyncio.get_event_loop().create_task(loop())
-        return self

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 
 from lab.dashboard import queries as q
+from lab.dashboard.base import PLOTLY_MIME
 from lab.dashboard.seed import seed_large
-from lab.dashboard.status import PLOTLY_MIME, StatusApp
+from lab.dashboard.status import StatusApp
 from lab.store.db import readonly_engine, session_scope
 from tests.trading.helpers import ROOT
 
