@@ -26,6 +26,9 @@ COLOURS = {
     "succeeded": "#1a7f37",
     "open": "#0969da",
     "entry": "#1a7f37",
+    "enabled": "#1a7f37",
+    "disabled": "#6e7781",
+    "flagged": "#cf222e",
     "exit": "#6e7781",
 }
 
