@@ -257,3 +257,41 @@ def test_a_failing_agent_abstains_with_its_error_in_a_tolerant_panel(tmp_path):
     out = panel.votes(f)
     assert out["bad"].abstain.iloc[-1].startswith("error: ") and "feed hiccup" in out["bad"].abstain.iloc[-1]
     assert out["technical"].voted.iloc[-1] and panel.errors and panel.errors[0][0] == "bad"
+
+
+# --- bad configuration names what is wrong -------------------------------------------------------
+def test_agent_settings_that_cannot_work_are_refused_with_the_reason(tmp_path):
+    from lab.core.config import AgentsConfig
+    from lab.strategy.loader import load_strategy
+
+    with pytest.raises(ValueError, match="agents listed twice: ml"):
+        AgentsConfig(enabled=("ml", "technical", "ml"))
+    with pytest.raises(StrategyError, match="agent 'astrology' not found in .*there: anomaly, candlestick"):
+        load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical", "astrology")))
+    with pytest.raises(StrategyError, match=r"\[agents.params\] names agents that are not enabled: ml"):
+        load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",), params={"ml": {}}))
+    with pytest.raises(StrategyError, match="(?s)ml.py: invalid parameters.*horizon_hours must be 1, 4 or 24"):
+        load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("ml",), params={"ml": {"horizon_hours": 2}}))
+    loaded = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical", "volume")))
+    with pytest.raises(StrategyError, match="weights name unknown agents: rl"):
+        loaded.cls({"weights": {"rl": 2.0}}).signals(frame(random_walk(200)))
+    with pytest.raises(StrategyError, match="weights must be from 0 to 100: volume"):
+        loaded.create({"weights": {"volume": -1}})
+
+
+def test_a_voting_strategy_only_runs_with_its_agents_bound():
+    from lab.strategy.loader import exec_file
+
+    module, _ = exec_file(ROOT / "strategies" / "candidates" / "ensemble.py", "lab_strategy")
+    with pytest.raises(RuntimeError, match="load it through lab.strategy.loader"):
+        module.Ensemble().signals(frame(random_walk(50)))
+
+
+def test_the_code_hash_of_a_voting_strategy_changes_with_its_agents():
+    from lab.core.config import AgentsConfig
+    from lab.strategy.loader import load_strategy
+
+    a = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical", "volume")))
+    b = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",)))
+    c = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",), params={"technical": {"fast": 8}}))
+    assert len({a.code_hash, b.code_hash, c.code_hash}) == 3  # experiments record which agents voted
