@@ -66,7 +66,9 @@ def run(params: AgentNotebookParams) -> AgentRun:
     panel = getattr(result.strategy.cls, "panel", None)
     if panel is None:
         raise LabError(f"{params.strategy} is not a voting strategy: it has no agents to analyse")
-    out = AgentRun(params, cfg, result, leave_one_out(cfg, result) if params.leave_one_out else pd.DataFrame())
+    out = AgentRun(
+        params, cfg, result, leave_one_out(cfg, result) if params.leave_one_out else pd.DataFrame()
+    )
     _learning_agents(out)
     return out
 
@@ -81,7 +83,11 @@ def leave_one_out(cfg: LabConfig, base: BacktestResult) -> pd.DataFrame:
     for name in sorted(panel.enabled):
         params = base.params.model_copy(update={"weights": tuple(sorted((weights | {name: 0.0}).items()))})
         without = backtest(
-            base.strategy, params, base.candles, model, exchange=base.exchange,
+            base.strategy,
+            params,
+            base.candles,
+            model,
+            exchange=base.exchange,
             days_per_year=cfg.backtest.annualization_days,
         )
         m, w = base.metrics, without.metrics
@@ -133,7 +139,9 @@ def _learning_agents(run: AgentRun) -> None:
                     "accuracy_low": ci.low if ci else float("nan"),
                     "accuracy_high": ci.high if ci else float("nan"),
                     "base_rate": max(base, 1 - base) if n else float("nan"),
-                    "p_vs_base": float(stats.binomtest(right, n, max(base, 1 - base), alternative="greater").pvalue)
+                    "p_vs_base": float(
+                        stats.binomtest(right, n, max(base, 1 - base), alternative="greater").pvalue
+                    )
                     if n
                     else float("nan"),
                 }
@@ -142,12 +150,18 @@ def _learning_agents(run: AgentRun) -> None:
         rl = votes.get("rl")
         if rl is not None and "reward" in rl.diagnostics:
             d = rl.diagnostics
-            curve_rows += [{"symbol": symbol, "block": pd.Timestamp(t), "mean_reward": r} for t, r in d["learning_curve"]]
+            curve_rows += [
+                {"symbol": symbol, "block": pd.Timestamp(t), "mean_reward": r} for t, r in d["learning_curve"]
+            ]
             rewards[symbol] = d["reward"].cumsum()
             trade_rows.append(
-                {"symbol": symbol, "trades": d["trades"], "wins": d["wins"],
-                 "win_rate": d["wins"] / d["trades"] if d["trades"] else float("nan"),
-                 "reward": float(d["reward"].sum())}
+                {
+                    "symbol": symbol,
+                    "trades": d["trades"],
+                    "wins": d["wins"],
+                    "win_rate": d["wins"] / d["trades"] if d["trades"] else float("nan"),
+                    "reward": float(d["reward"].sum()),
+                }
             )
     run.ml, run.ml_fits = pd.DataFrame(ml_rows), pd.DataFrame(fit_rows)
     run.rl_curve, run.rl_trades = pd.DataFrame(curve_rows), pd.DataFrame(trade_rows)

@@ -28,10 +28,14 @@ def decision_rows(
         conf = np.column_stack([sig.votes[n].confidence.to_numpy(dtype=float)[decided] for n in names])
         reason = np.column_stack([sig.votes[n].abstain.to_numpy(dtype=object)[decided] for n in names])
         info = sig.info if sig.info is not None else pd.DataFrame(index=sig.entries.index)
-        score = info["score"].to_numpy(dtype=float)[decided] if "score" in info else np.full(len(decided), np.nan)
+        score = (
+            info["score"].to_numpy(dtype=float)[decided] if "score" in info else np.full(len(decided), np.nan)
+        )
         voters = info["voters"].to_numpy(dtype=float)[decided] if "voters" in info else np.zeros(len(decided))
         regime = regimes.get(symbol)
-        labels = regime.reindex(sig.entries.index).to_numpy(dtype=object)[decided] if regime is not None else None
+        labels = (
+            regime.reindex(sig.entries.index).to_numpy(dtype=object)[decided] if regime is not None else None
+        )
         times = sig.entries.index[decided]
         for k, i in enumerate(decided):
             rows.append(

@@ -32,7 +32,9 @@ def list_cmd() -> None:
     with engine.connect() as conn:
         states = agent_states(conn)
         t = AgentPerformance
-        flags = {a: (day, f) for a, day, f in conn.execute(select(t.agent, t.day, t.flagged).order_by(t.day, t.id))}
+        flags = {
+            a: (day, f) for a, day, f in conn.execute(select(t.agent, t.day, t.flagged).order_by(t.day, t.id))
+        }
     for path in sorted(cfg.agents_dir.glob("*.py")):
         try:
             la = load_agent(str(path), cfg.agents_dir)
@@ -81,8 +83,8 @@ def report_cmd(
     """Per agent: votes, abstentions, hit rate (Wilson CI), IC (Fisher-z CI), the flag and its evidence."""
     from sqlalchemy import select
 
-    from lab.research.agent_report import AgentReport
     from lab.research.agent_records import agent_performance, resolve_scope
+    from lab.research.agent_report import AgentReport
     from lab.store.db import readonly_engine
     from lab.store.models import Experiment, VoteDecision
 
@@ -92,17 +94,28 @@ def report_cmd(
         scope = resolve_scope(conn, strategy, experiment, book)
         exchanges = [cfg.market.exchange, "synthetic"]
         if scope.experiment_id is not None:
-            exchange = conn.execute(select(Experiment.exchange).where(Experiment.id == scope.experiment_id)).scalar()
+            exchange = conn.execute(
+                select(Experiment.exchange).where(Experiment.id == scope.experiment_id)
+            ).scalar()
             if exchange is None:
                 raise LabError(f"no experiment #{scope.experiment_id}")
             exchanges.insert(0, exchange)
-        symbols = sorted(set(conn.execute(select(VoteDecision.symbol).where(VoteDecision.strategy == strategy)).scalars()))
+        symbols = sorted(
+            set(conn.execute(select(VoteDecision.symbol).where(VoteDecision.strategy == strategy)).scalars())
+        )
         closes = stored_closes(cfg, symbols, "5m", exchanges)
         table, votes = agent_performance(
-            conn, cfg.agents, scope, closes, pd.Timedelta("5min"), datetime.fromisoformat(since) if since else None
+            conn,
+            cfg.agents,
+            scope,
+            closes,
+            pd.Timedelta("5min"),
+            datetime.fromisoformat(since) if since else None,
         )
     report = AgentReport(cfg, scope, table, votes)
-    print_frame(report.leaderboard(), title=f"{strategy}: agents on {report.decisions:,} decisions ({scope.label})")
+    print_frame(
+        report.leaderboard(), title=f"{strategy}: agents on {report.decisions:,} decisions ({scope.label})"
+    )
     console.print("[bold]flags and their evidence[/]")
     for row in report.flags().itertuples(index=False):
         colour = "red" if row.flagged else "green"
@@ -126,7 +139,11 @@ def _toggle(name: str, on: bool, reason: str | None) -> None:
     running = engine_running(cfg, "paper") or engine_running(cfg, "live")
     console.print(
         f"{command} {name} queued (#{cid}); "
-        + ("the running engine applies it on its next bar" if running else "no engine is running: the next one to start applies it")
+        + (
+            "the running engine applies it on its next bar"
+            if running
+            else "no engine is running: the next one to start applies it"
+        )
     )
 
 
@@ -142,6 +159,8 @@ def disable_cmd(
 
 @app.command("enable")
 @reports_errors
-def enable_cmd(name: str = typer.Argument(..., help="The agent's name"), reason: str = typer.Option(None)) -> None:
+def enable_cmd(
+    name: str = typer.Argument(..., help="The agent's name"), reason: str = typer.Option(None)
+) -> None:
     """Let a disabled agent weigh in the running engine's blend again."""
     _toggle(name, True, reason)

@@ -61,7 +61,11 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
 
     symbols = list(config.sample.symbols)
     engine = replay_engine(
-        config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE, books=[ExtraBook(ENSEMBLE_BOOK, "ensemble")]
+        config,
+        strategy,
+        symbols,
+        exchange=sample.SYNTHETIC_EXCHANGE,
+        books=[ExtraBook(ENSEMBLE_BOOK, "ensemble")],
     )
     summary = engine.run()
     table = Table(title=f"the sample ({', '.join(symbols)}): backtest vs paper engine")
@@ -80,11 +84,17 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
         table.add_row(
             "  net P&L of closed trades", f"{closed_bt['pnl'].sum():,.2f}", f"{closed_en['pnl'].sum():,.2f}"
         )
-        table.add_row("  final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{engine.trader(book).equity():,.2f}")
+        table.add_row(
+            "  final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{engine.trader(book).equity():,.2f}"
+        )
         same = trades_hash(closed_bt) == trades_hash(closed_en)
         notes.append(
             f"{name}: "
-            + ("identical trades" if same else "trades differ because the engine applies lab.toml's risk limits (the backtest does not)")
+            + (
+                "identical trades"
+                if same
+                else "trades differ because the engine applies lab.toml's risk limits (the backtest does not)"
+            )
         )
     console.print(table)
     paused = f"; the engine is paused: {engine.state.pause_reason}" if engine.state.paused else ""
@@ -94,21 +104,28 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
     )
     with session_scope(config) as s:
         book_id = s.scalar(select(Book.id).where(Book.key == ENSEMBLE_BOOK))
-        decisions = s.scalar(select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == book_id))
+        decisions = s.scalar(
+            select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == book_id)
+        )
         votes = s.scalar(
-            select(func.count()).select_from(AgentVote).join(VoteDecision).where(VoteDecision.book_id == book_id)
+            select(func.count())
+            .select_from(AgentVote)
+            .join(VoteDecision)
+            .where(VoteDecision.book_id == book_id)
         )
     console.print(f"  the ensemble's book recorded {decisions:,} decisions with {votes:,} agent votes")
 
 
 def agents_report(config: LabConfig) -> None:
     """The leaderboard of the ensemble's engine record (its shadow book), saved as today's snapshot."""
-    from lab.research.agent_report import build_report
     from lab.cli.agents_cmds import stored_closes
+    from lab.research.agent_report import build_report
 
     report = build_report(
         config,
-        stored_closes(config, list(config.sample.symbols), config.sample.timeframe, [sample.SYNTHETIC_EXCHANGE]),
+        stored_closes(
+            config, list(config.sample.symbols), config.sample.timeframe, [sample.SYNTHETIC_EXCHANGE]
+        ),
         pd.Timedelta(timeframe_ms(config.sample.timeframe), "ms"),
         book=ENSEMBLE_BOOK,
     )

@@ -88,7 +88,9 @@ class Votes:
     @classmethod
     def abstain_all(cls, index: pd.Index, reason: str) -> Votes:
         nan = pd.Series(np.nan, index=index)
-        return cls(nan.rename("vote"), nan.rename("confidence"), pd.Series(reason, index=index, name="abstain"))
+        return cls(
+            nan.rename("vote"), nan.rename("confidence"), pd.Series(reason, index=index, name="abstain")
+        )
 
     @property
     def voted(self) -> pd.Series:
@@ -115,9 +117,7 @@ class Agent:
         raise NotImplementedError
 
 
-def blend(
-    votes: dict[str, Votes], weights: dict[str, float], index: pd.Index
-) -> tuple[pd.Series, pd.Series]:
+def blend(votes: dict[str, Votes], weights: dict[str, float], index: pd.Index) -> tuple[pd.Series, pd.Series]:
     """The ensemble's score per bar, sum(w*c*v) / sum(w*c) over the agents that voted (abstentions are in
     neither sum), and how many agents voted. NaN where no agent voted with any weight."""
     num = np.zeros(len(index))
@@ -162,5 +162,7 @@ class VotingStrategy(Strategy):
         out = self.trade(candles, score, voters)
         return replace(out, votes=votes)
 
-    def trade(self, candles: pd.DataFrame, score: pd.Series, voters: pd.Series) -> Signals:  # pragma: no cover
+    def trade(
+        self, candles: pd.DataFrame, score: pd.Series, voters: pd.Series
+    ) -> Signals:  # pragma: no cover
         raise NotImplementedError

@@ -38,7 +38,12 @@ def snapshot(db: Any, strategy: str | None) -> tuple[str | None, str | None, lis
         day = c.execute(select(func.max(t.day)).where(t.strategy == strategy)).scalar()
         rows = c.execute(select(t).where(t.strategy == strategy, t.day == day)).mappings().all()
     frame = pd.DataFrame([dict(r) for r in rows])
-    return day, strategy, strategies, frame.sort_values(["flagged", "ic"], ascending=[True, False], na_position="last")
+    return (
+        day,
+        strategy,
+        strategies,
+        frame.sort_values(["flagged", "ic"], ascending=[True, False], na_position="last"),
+    )
 
 
 def pending_agent_commands(db: Any) -> dict[str, str]:
@@ -77,7 +82,9 @@ class AgentsApp(DashboardApp):
                 w.HBox([self.strategy, self.reason]),
                 self.outcome,
                 self.section("Leaderboard (latest daily snapshot, 95% intervals)", self.board),
-                self.section("Enabled in the engine (the change goes through the command queue)", self.toggles),
+                self.section(
+                    "Enabled in the engine (the change goes through the command queue)", self.toggles
+                ),
                 self.section("IC and hit rate", self.figure),
                 self.section("Flags and the evidence behind each", self.evidence),
             ]
@@ -172,7 +179,13 @@ class AgentsApp(DashboardApp):
                 button.on_click(lambda b, n=name: self.toggle(n, b.description == "Enable"))
                 self._buttons[name] = button
             self.toggles.children = [
-                w.HBox([w.HTML(f"<code style='display:inline-block;width:110px'>{html.escape(n)}</code>"), b, w.HTML()])
+                w.HBox(
+                    [
+                        w.HTML(f"<code style='display:inline-block;width:110px'>{html.escape(n)}</code>"),
+                        b,
+                        w.HTML(),
+                    ]
+                )
                 for n, b in self._buttons.items()
             ]
         for row, (name, (on, why)) in zip(self.toggles.children, states.items(), strict=True):
@@ -197,6 +210,8 @@ class AgentsApp(DashboardApp):
                 f"alpha {ev.get('alpha')}, min IC {ev.get('min_ic')}, clear streak {ev.get('clear_streak')} of "
                 f"{ev.get('reenable_after')}</span></li>"
             )
-        value = f"<ul>{''.join(items)}</ul>" if items else "<div class='lab-empty'>no flags to explain yet</div>"
+        value = (
+            f"<ul>{''.join(items)}</ul>" if items else "<div class='lab-empty'>no flags to explain yet</div>"
+        )
         if self.evidence.value != value:
             self.evidence.value = value

@@ -24,7 +24,9 @@ def output_entry(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def note(text: str) -> dict[str, Any]:
-    return output_entry({"text/html": f"<div class='lab-empty'>{html.escape(text)}</div>", "text/plain": text})
+    return output_entry(
+        {"text/html": f"<div class='lab-empty'>{html.escape(text)}</div>", "text/plain": text}
+    )
 
 
 def figure_output(fig: Any, empty: str = "nothing to plot yet") -> dict[str, Any]:
@@ -78,7 +80,11 @@ class DashboardApp:
         except Exception as exc:  # the DB may be locked or gone; say so, never a traceback
             self.outcome.value = f"<b style='color:#cf222e'>{command} not sent: {html.escape(str(exc))}</b>"
             return None
-        waiting = "" if self.engine_running() else " — no engine is running; it will run when one starts (`lab run`)"
+        waiting = (
+            ""
+            if self.engine_running()
+            else " — no engine is running; it will run when one starts (`lab run`)"
+        )
         self.pending_command = cid
         self.outcome.value = f"{html.escape(command)} queued (#{cid}){waiting}"
         return cid

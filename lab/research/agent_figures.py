@@ -13,7 +13,9 @@ from lab.research.agent_stats import vote_matrix
 def empty_figure(message: str) -> go.Figure:
     """A figure that says why there is nothing to plot (instead of an empty frame)."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14}
+    )
     fig.update_layout(height=160, xaxis={"visible": False}, yaxis={"visible": False})
     return fig
 
@@ -24,25 +26,48 @@ def leaderboard_figure(table: pd.DataFrame, min_ic: float) -> go.Figure:
         return empty_figure("no agent has votes with a known outcome yet")
     t = table.dropna(subset=["ic"]).sort_values("ic")
     colours = np.where(t["flagged"], "#d62728", "#1f77b4")
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("IC (Spearman, 95% CI)", "hit rate (Wilson 95% CI)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        subplot_titles=("IC (Spearman, 95% CI)", "hit rate (Wilson 95% CI)"),
+    )
     fig.add_trace(
         go.Scatter(
-            x=t["ic"], y=t["agent"], mode="markers", marker={"color": colours, "size": 10},
-            error_x={"type": "data", "symmetric": False, "array": t["ic_high"] - t["ic"], "arrayminus": t["ic"] - t["ic_low"]},
+            x=t["ic"],
+            y=t["agent"],
+            mode="markers",
+            marker={"color": colours, "size": 10},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": t["ic_high"] - t["ic"],
+                "arrayminus": t["ic"] - t["ic_low"],
+            },
             name="IC",
         ),
-        1, 1,
+        1,
+        1,
     )
     fig.add_vline(x=min_ic, line_dash="dash", annotation_text=f"min IC {min_ic:g}", row=1, col=1)
     fig.add_vline(x=0, line_color="#888", row=1, col=1)
     h = t.dropna(subset=["hit_rate"])
     fig.add_trace(
         go.Scatter(
-            x=h["hit_rate"], y=h["agent"], mode="markers", marker={"color": np.where(h["flagged"], "#d62728", "#2ca02c"), "size": 10},
-            error_x={"type": "data", "symmetric": False, "array": h["hit_high"] - h["hit_rate"], "arrayminus": h["hit_rate"] - h["hit_low"]},
+            x=h["hit_rate"],
+            y=h["agent"],
+            mode="markers",
+            marker={"color": np.where(h["flagged"], "#d62728", "#2ca02c"), "size": 10},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": h["hit_high"] - h["hit_rate"],
+                "arrayminus": h["hit_rate"] - h["hit_low"],
+            },
             name="hit rate",
         ),
-        1, 2,
+        1,
+        2,
     )
     fig.add_vline(x=0.5, line_color="#888", row=1, col=2)
     fig.update_layout(height=120 + 40 * max(1, len(t)), showlegend=False, margin={"l": 110})
@@ -56,11 +81,19 @@ def correlation_figure(votes: pd.DataFrame) -> go.Figure:
     corr = vote_matrix(votes).corr(min_periods=10)
     fig = go.Figure(
         go.Heatmap(
-            z=corr.to_numpy(), x=list(corr.columns), y=list(corr.index), zmin=-1, zmax=1, colorscale="RdBu",
-            text=np.round(corr.to_numpy(), 2), texttemplate="%{text}",
+            z=corr.to_numpy(),
+            x=list(corr.columns),
+            y=list(corr.index),
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            text=np.round(corr.to_numpy(), 2),
+            texttemplate="%{text}",
         )
     )
-    fig.update_layout(title="Vote correlation between agents", height=160 + 36 * len(corr), yaxis={"autorange": "reversed"})
+    fig.update_layout(
+        title="Vote correlation between agents", height=160 + 36 * len(corr), yaxis={"autorange": "reversed"}
+    )
     return fig
 
 
@@ -82,11 +115,18 @@ def loo_figure(loo: pd.DataFrame) -> go.Figure:
         return empty_figure("leave-one-out was not run")
     t = loo.sort_values("contribution_return")
     fig = go.Figure(
-        go.Bar(x=t["contribution_return"], y=t["agent"], orientation="h",
-               marker_color=np.where(t["contribution_return"] >= 0, "#2ca02c", "#d62728"))
+        go.Bar(
+            x=t["contribution_return"],
+            y=t["agent"],
+            orientation="h",
+            marker_color=np.where(t["contribution_return"] >= 0, "#2ca02c", "#d62728"),
+        )
     )
-    fig.update_layout(title="Leave-one-out: total return with the agent minus without it", xaxis_tickformat=".1%",
-                      height=120 + 32 * max(1, len(t)))
+    fig.update_layout(
+        title="Leave-one-out: total return with the agent minus without it",
+        xaxis_tickformat=".1%",
+        height=120 + 32 * max(1, len(t)),
+    )
     return fig
 
 
@@ -95,21 +135,47 @@ def ml_accuracy_figure(ml: pd.DataFrame) -> go.Figure:
         return empty_figure("the ML agent made no prediction (not enough history to train on)")
     fig = go.Figure()
     fig.add_trace(
-        go.Bar(x=ml["symbol"], y=ml["accuracy"], name="walk-forward accuracy",
-               error_y={"type": "data", "symmetric": False, "array": ml["accuracy_high"] - ml["accuracy"],
-                        "arrayminus": ml["accuracy"] - ml["accuracy_low"]})
+        go.Bar(
+            x=ml["symbol"],
+            y=ml["accuracy"],
+            name="walk-forward accuracy",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": ml["accuracy_high"] - ml["accuracy"],
+                "arrayminus": ml["accuracy"] - ml["accuracy_low"],
+            },
+        )
     )
-    fig.add_trace(go.Scatter(x=ml["symbol"], y=ml["base_rate"], mode="markers", marker={"symbol": "line-ew-open", "size": 40}, name="base rate"))
-    fig.update_layout(title="ML agent: out-of-sample direction accuracy against the base rate", yaxis_tickformat=".0%", height=360)
+    fig.add_trace(
+        go.Scatter(
+            x=ml["symbol"],
+            y=ml["base_rate"],
+            mode="markers",
+            marker={"symbol": "line-ew-open", "size": 40},
+            name="base rate",
+        )
+    )
+    fig.update_layout(
+        title="ML agent: out-of-sample direction accuracy against the base rate",
+        yaxis_tickformat=".0%",
+        height=360,
+    )
     return fig
 
 
 def rl_figure(curve: pd.DataFrame, reward: pd.DataFrame) -> go.Figure:
     if curve.empty:
         return empty_figure("the RL agent did not train (not enough history)")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("learning curve (mean training reward per bar)", "out-of-sample cumulative reward"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("learning curve (mean training reward per bar)", "out-of-sample cumulative reward"),
+    )
     for symbol, g in curve.groupby("symbol"):
-        fig.add_trace(go.Scatter(x=g["block"], y=g["mean_reward"], name=f"{symbol} training", mode="lines"), 1, 1)
+        fig.add_trace(
+            go.Scatter(x=g["block"], y=g["mean_reward"], name=f"{symbol} training", mode="lines"), 1, 1
+        )
     step = max(1, len(reward) // 1500)
     for symbol in reward.columns:
         s = reward[symbol].iloc[::step]

@@ -38,9 +38,12 @@ def resolve_scope(
             raise LabError(f"no engine book {book!r}")
         return Scope(strategy, book_id=book_id, label=f"engine book {book}")
     paper = conn.execute(select(Book.id).where(Book.key == "paper", Book.strategy == strategy)).scalar()
-    if paper is not None and conn.execute(
-        select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == paper)
-    ).scalar():
+    if (
+        paper is not None
+        and conn.execute(
+            select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == paper)
+        ).scalar()
+    ):
         return Scope(strategy, book_id=paper, label="engine book paper")
     newest = conn.execute(
         select(func.max(VoteDecision.experiment_id)).where(VoteDecision.strategy == strategy)
@@ -71,14 +74,18 @@ def scope_votes(conn: Any, scope: Scope, step: pd.Timedelta, since: datetime | N
         q = select(t.symbol, t.entry_time, t.pnl, t.size, t.entry_price, t.entry_fees, t.status).where(
             t.book_id == scope.book_id
         )
-    trades = pd.DataFrame(conn.execute(q).all(), columns=["symbol", "entry_time", "pnl", "size", "price", "fees", "status"])
+    trades = pd.DataFrame(
+        conn.execute(q).all(), columns=["symbol", "entry_time", "pnl", "size", "price", "fees", "status"]
+    )
     trades = trades[trades["status"] == "closed"]
     if trades.empty:
         return votes.assign(trade_return=float("nan"))
     trades["entry_time"] = pd.to_datetime(trades["entry_time"], utc=True)
     trades["trade_return"] = trades["pnl"] / (trades["size"] * trades["price"] + trades["fees"])
     keys = votes[["symbol", "bar_time", "action"]].assign(entry_time=votes["bar_time"] + step)
-    joined = keys.merge(trades[["symbol", "entry_time", "trade_return"]], on=["symbol", "entry_time"], how="left")
+    joined = keys.merge(
+        trades[["symbol", "entry_time", "trade_return"]], on=["symbol", "entry_time"], how="left"
+    )
     joined.loc[joined["action"] != "entry", "trade_return"] = float("nan")
     return votes.assign(trade_return=joined["trade_return"].to_numpy())
 
@@ -93,10 +100,13 @@ def previous_flags(conn: Any, strategy: str, before_day: str) -> dict[str, dict[
         .subquery()
     )
     rows = conn.execute(
-        select(t.agent, t.flagged, t.evidence).join(newest, (t.agent == newest.c.agent) & (t.day == newest.c.day))
+        select(t.agent, t.flagged, t.evidence)
+        .join(newest, (t.agent == newest.c.agent) & (t.day == newest.c.day))
         .where(t.strategy == strategy)
     ).all()
-    return {agent: {"flagged": bool(flagged), "evidence": evidence or {}} for agent, flagged, evidence in rows}
+    return {
+        agent: {"flagged": bool(flagged), "evidence": evidence or {}} for agent, flagged, evidence in rows
+    }
 
 
 def agent_performance(
@@ -137,7 +147,9 @@ SNAPSHOT_COLUMNS = (
 def save_snapshot(conn: Any, strategy: str, table: pd.DataFrame, day: str | None = None) -> int:
     """Today's rows (one per agent), replacing a snapshot taken earlier the same day."""
     day = day or datetime.now(UTC).strftime("%Y-%m-%d")
-    conn.execute(delete(AgentPerformance).where(AgentPerformance.day == day, AgentPerformance.strategy == strategy))
+    conn.execute(
+        delete(AgentPerformance).where(AgentPerformance.day == day, AgentPerformance.strategy == strategy)
+    )
     rows = []
     for r in table.to_dict("records"):
         values = {c: (None if isinstance(r[c], float) and r[c] != r[c] else r[c]) for c in SNAPSHOT_COLUMNS}

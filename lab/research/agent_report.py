@@ -45,14 +45,23 @@ class AgentReport:
     def flags(self) -> pd.DataFrame:
         """Each agent's flag decision with the evidence behind it."""
         rows = [
-            {"agent": r["agent"], "flagged": r["flagged"], "n": r["evidence"]["n"], "reason": r["evidence"]["reason"]}
+            {
+                "agent": r["agent"],
+                "flagged": r["flagged"],
+                "n": r["evidence"]["n"],
+                "reason": r["evidence"]["reason"],
+            }
             for r in self.table.to_dict("records")
         ]
         return pd.DataFrame(rows, columns=["agent", "flagged", "n", "reason"])
 
     def trades_table(self) -> pd.DataFrame:
         cols = ["agent", "trades_for", "mean_trade_for", "trades_against", "mean_trade_against"]
-        return self.table[[c for c in cols if c in self.table]] if not self.table.empty else pd.DataFrame(columns=cols)
+        return (
+            self.table[[c for c in cols if c in self.table]]
+            if not self.table.empty
+            else pd.DataFrame(columns=cols)
+        )
 
     def ic_over_time(self) -> pd.DataFrame:
         return ic_over_time(self.votes)
@@ -89,7 +98,7 @@ class AgentReport:
             "scope": self.scope.label,
             "metrics": {
                 "decisions": self.decisions,
-                "agents": int(len(self.table)),
+                "agents": len(self.table),
                 "flagged": int(self.table["flagged"].sum()) if len(self.table) else 0,
                 "best_ic": float(self.table["ic"].max()) if len(self.table) else None,
             },

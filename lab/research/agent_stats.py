@@ -119,7 +119,7 @@ def agent_table(
         reasons = g.loc[~voted, "abstain"].fillna("").value_counts()
         row: dict[str, Any] = {
             "agent": agent,
-            "decisions": int(len(g)),
+            "decisions": len(g),
             "votes": int(voted.sum()),
             "abstention_rate": float(1 - voted.mean()) if len(g) else math.nan,
             "abstentions": {str(k): int(c) for k, c in reasons.items()},
@@ -127,7 +127,7 @@ def agent_table(
             "hit_rate": hits / n_dir if n_dir else math.nan,
             "hit_low": lo,
             "hit_high": hi,
-            "n_ic": int(len(v)),
+            "n_ic": len(v),
             **ic,
         }
         if "trade_return" in g:
@@ -156,9 +156,7 @@ def apply_flags(table: pd.DataFrame, cfg: AgentsConfig, previous: dict[str, dict
             table.loc[tested, "p_value"].to_numpy(), alpha=cfg.alpha, method=cfg.correction
         )[1]
     table["p_adjusted"] = adjusted
-    flags = [
-        decide_flag(row, cfg, k, previous.get(row["agent"])) for row in table.to_dict("records")
-    ]
+    flags = [decide_flag(row, cfg, k, previous.get(row["agent"])) for row in table.to_dict("records")]
     table["flagged"] = [f.flagged for f in flags]
     table["evidence"] = [f.evidence for f in flags]
     return table
@@ -172,21 +170,33 @@ def decide_flag(row: dict[str, Any], cfg: AgentsConfig, tested: int, before: dic
     was = bool(before and before.get("flagged"))
     streak = int((before or {}).get("evidence", {}).get("clear_streak", 0)) + 1 if clear else 0
     if evidence_now:
-        flagged, why = True, (
-            f"IC {row['ic']:+.3f} (95% CI {row['ic_low']:+.3f} to {row['ic_high']:+.3f}) is below the "
-            f"minimum {cfg.min_ic:.3f}: adjusted p = {p_adj:.2g} < {cfg.alpha} over {tested} agents tested"
+        flagged, why = (
+            True,
+            (
+                f"IC {row['ic']:+.3f} (95% CI {row['ic_low']:+.3f} to {row['ic_high']:+.3f}) is below the "
+                f"minimum {cfg.min_ic:.3f}: adjusted p = {p_adj:.2g} < {cfg.alpha} over {tested} agents tested"
+            ),
         )
     elif was and streak < cfg.reenable_after:
-        flagged, why = True, (
-            f"stays flagged: clear in {streak} of the {cfg.reenable_after} consecutive snapshots a flag "
-            "needs before it lifts"
+        flagged, why = (
+            True,
+            (
+                f"stays flagged: clear in {streak} of the {cfg.reenable_after} consecutive snapshots a flag "
+                "needs before it lifts"
+            ),
         )
     elif not enough:
-        flagged, why = False, f"not enough evidence: {row['n_ic']} votes with an outcome, {cfg.min_votes} needed"
+        flagged, why = (
+            False,
+            f"not enough evidence: {row['n_ic']} votes with an outcome, {cfg.min_votes} needed",
+        )
     else:
-        flagged, why = False, (
-            f"not flagged: IC {row['ic']:+.3f}, adjusted p = {p_adj:.2g} (flagged below {cfg.alpha})"
-            + (" — the earlier flag lifted" if was else "")
+        flagged, why = (
+            False,
+            (
+                f"not flagged: IC {row['ic']:+.3f}, adjusted p = {p_adj:.2g} (flagged below {cfg.alpha})"
+                + (" — the earlier flag lifted" if was else "")
+            ),
         )
     evidence = {
         "test": FLAG_TEST,

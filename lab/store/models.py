@@ -336,7 +336,9 @@ class VoteDecision(Base):
     experiment_id: Mapped[int | None] = mapped_column(
         ForeignKey("experiments.id", ondelete="CASCADE"), index=True
     )  # the backtest it comes from, or null
-    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id"), index=True)  # the engine book, or null
+    book_id: Mapped[int | None] = mapped_column(
+        ForeignKey("books.id"), index=True
+    )  # the engine book, or null
     strategy: Mapped[str] = mapped_column(String(128), index=True)  # the voting strategy's name
     symbol: Mapped[str] = mapped_column(String(64))
     bar_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # the signal's bar (UTC)

@@ -46,23 +46,27 @@ def insert_decisions(
     """Bulk insert of decisions and their votes (ids come back in order through RETURNING)."""
     if not rows:
         return 0
-    ids = conn.execute(
-        insert(VoteDecision).returning(VoteDecision.id, sort_by_parameter_order=True),
-        [
-            {
-                "experiment_id": experiment_id,
-                "book_id": book_id,
-                "strategy": strategy,
-                "symbol": r.symbol,
-                "bar_time": r.bar_time,
-                "action": r.action,
-                "score": r.score,
-                "voters": r.voters,
-                "regime": r.regime,
-            }
-            for r in rows
-        ],
-    ).scalars().all()
+    ids = (
+        conn.execute(
+            insert(VoteDecision).returning(VoteDecision.id, sort_by_parameter_order=True),
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "book_id": book_id,
+                    "strategy": strategy,
+                    "symbol": r.symbol,
+                    "bar_time": r.bar_time,
+                    "action": r.action,
+                    "score": r.score,
+                    "voters": r.voters,
+                    "regime": r.regime,
+                }
+                for r in rows
+            ],
+        )
+        .scalars()
+        .all()
+    )
     votes = [
         {
             "decision_id": did,

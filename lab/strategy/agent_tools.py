@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numba
 import numpy as np
@@ -78,7 +78,7 @@ class ModelStore:
     under `root` (joblib, with a JSON sidecar naming the training window). The files are the lab's own,
     written here: loading them is loading our pickles, never a download's."""
 
-    _memory: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
+    _memory: ClassVar[OrderedDict[str, tuple[Any, dict[str, Any]]]] = OrderedDict()
     MEMORY = 512
 
     def __init__(self, root: Path | None) -> None:
@@ -146,10 +146,7 @@ def q_learning(
         total = 0.0
         for j in range(lo, hi - 1):
             s = states[j] * 2 + pos
-            if np.random.random() < eps:
-                a = np.random.randint(0, 2)
-            else:
-                a = 1 if q[s, 1] > q[s, 0] else 0
+            a = np.random.randint(0, 2) if np.random.random() < eps else (1 if q[s, 1] > q[s, 0] else 0)
             r = a * rewards_long[j] - fee * abs(a - pos)
             s2 = states[j + 1] * 2 + a
             best = q[s2, 0] if q[s2, 0] > q[s2, 1] else q[s2, 1]

@@ -189,7 +189,9 @@ class AgentPanel:
             loaded.append((la, agent))
         unknown = set(cfg.params) - set(cfg.enabled)
         if unknown:
-            raise StrategyError(f"[agents.params] names agents that are not enabled: {', '.join(sorted(unknown))}")
+            raise StrategyError(
+                f"[agents.params] names agents that are not enabled: {', '.join(sorted(unknown))}"
+            )
         panel = cls(loaded)
         panel.config, panel.store = cfg, store
         return panel
@@ -198,7 +200,8 @@ class AgentPanel:
     def fingerprint(self) -> str:
         """Changes with any agent's code or parameters (part of the voting strategy's code hash)."""
         parts = [
-            (n, la.code_hash, agent.params.model_dump_json()) for n, (la, agent) in sorted(self.agents.items())
+            (n, la.code_hash, agent.params.model_dump_json())
+            for n, (la, agent) in sorted(self.agents.items())
         ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
@@ -213,7 +216,9 @@ class AgentPanel:
 
     def set_enabled(self, name: str, on: bool) -> None:
         if name not in self.agents:
-            raise StrategyError(f"no agent {name!r} in this strategy (agents: {', '.join(sorted(self.agents))})")
+            raise StrategyError(
+                f"no agent {name!r} in this strategy (agents: {', '.join(sorted(self.agents))})"
+            )
         (self.enabled.add if on else self.enabled.discard)(name)
 
     def require_no_lookahead(self, candles: pd.DataFrame) -> None:
@@ -221,7 +226,7 @@ class AgentPanel:
         frame = candles.dropna(subset=["close"]).tail(LOOKAHEAD_BARS)
         if len(frame) < 20:
             return
-        for name, (la, agent) in self.agents.items():
+        for la, agent in self.agents.values():
             key = (la.code_hash, agent.params.model_dump_json())
             if key in _LOOKAHEAD_OK:
                 continue

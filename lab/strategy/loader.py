@@ -96,7 +96,9 @@ def single_subclass(module: Any, base: type, path: Path) -> type:
         if issubclass(c, base) and c.__module__ == module.__name__
     ]
     if len(classes) != 1:
-        raise StrategyError(f"{path.name}: expected exactly one {base.__name__} subclass, found {len(classes)}")
+        raise StrategyError(
+            f"{path.name}: expected exactly one {base.__name__} subclass, found {len(classes)}"
+        )
     return classes[0]
 
 

@@ -31,10 +31,14 @@ def regime_frame(
         atr_pct = talib.ATR(h, lo, c, timeperiod=period) / c
         upper, middle, lower = talib.BBANDS(c, timeperiod=20, nbdevup=2.0, nbdevdn=2.0)
         bbw = (upper - lower) / middle
-    frame = pd.DataFrame({"adx": adx, "di_spread": spread, "atr_pct": atr_pct, "bbw": bbw}, index=candles.index)
+    frame = pd.DataFrame(
+        {"adx": adx, "di_spread": spread, "atr_pct": atr_pct, "bbw": bbw}, index=candles.index
+    )
     minp = max(10, vol_lookback // 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["atr_rel"] = frame["atr_pct"] / frame["atr_pct"].rolling(vol_lookback, min_periods=minp).median()
+        frame["atr_rel"] = (
+            frame["atr_pct"] / frame["atr_pct"].rolling(vol_lookback, min_periods=minp).median()
+        )
         frame["bbw_rel"] = frame["bbw"] / frame["bbw"].rolling(vol_lookback, min_periods=minp).median()
     high_vol = (frame["atr_rel"] > vol_ratio) | (frame["bbw_rel"] > vol_ratio)
     trend = frame["adx"] > trend_adx

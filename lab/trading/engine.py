@@ -21,6 +21,7 @@ from lab.core.config import LabConfig
 from lab.core.errors import LabError
 from lab.core.timeframes import timeframe_delta
 from lab.store import commands as cmdq
+from lab.store import votes as votes_store
 from lab.store.db import connection_scope, session_scope
 from lab.strategy.loader import LoadedStrategy
 from lab.trading import ledger
@@ -29,7 +30,6 @@ from lab.trading.feeds import Feed
 from lab.trading.health import FaultInjector, Health, store_health
 from lab.trading.lock import DatabaseLock, InstanceLock
 from lab.trading.logs import configure
-from lab.store import votes as votes_store
 from lab.trading.operator import dispatch
 from lab.trading.signals import SignalSource
 from lab.trading.sizing import Sizer
@@ -174,7 +174,7 @@ class Engine:
                 self.faults,
                 describe,
                 self.start_notebook,
-                lambda name, on, reason: self.set_agent(name, on, reason, cmd.source),
+                lambda name, on, reason, source=cmd.source: self.set_agent(name, on, reason, source),
             )
             for trader in self.traders[1:]:  # the same effect on every other book's state
                 for attr in ("paused", "pause_reason", "stopped", "consecutive_losses", "faults_enabled"):

@@ -423,7 +423,9 @@ class Scan:
     votes: tuple | None = None  # (agent, vote, confidence, reason, enabled) on a decision bar
 
 
-def record_scans(session: Session | Connection, book: BookRef, bar_time: pd.Timestamp, scans: list[Scan]) -> None:
+def record_scans(
+    session: Session | Connection, book: BookRef, bar_time: pd.Timestamp, scans: list[Scan]
+) -> None:
     """One row per symbol per bar (bulk insert: this runs on every bar)."""
     if scans:
         when = bar_time.to_pydatetime()

@@ -173,6 +173,11 @@ def live_engine(
     for s, frame in history.items():  # the look-ahead gate, on stored history where there is some
         require_no_lookahead(loaded.cls(chosen), loaded.code_hash, frame, f"{loaded.path.name} on {s}")
         break
+    panel = getattr(loaded.cls, "panel", None)
+    if panel is not None:  # the order-book and funding-rate agents get the live feed's inputs
+        from lab.market.live_inputs import CcxtLiveInputs
+
+        panel.live_inputs = CcxtLiveInputs(exchange, feed_call)
     signals = RollingSignals(
         loaded.cls(chosen),
         symbols,

@@ -257,7 +257,9 @@ class Trader:
             errors, self.panel.errors = self.panel.errors, []
             with session_scope(self.config) as s:
                 for agent, message in errors:
-                    ledger.log_error(s, "agent", f"{self.book.key}: agent {agent} abstained at {t}: {message}")
+                    ledger.log_error(
+                        s, "agent", f"{self.book.key}: agent {agent} abstained at {t}: {message}"
+                    )
         for symbol, bar in bars.items():
             if bar is not None:
                 self.closes[symbol] = bar.close
@@ -269,7 +271,14 @@ class Trader:
         new_day = self.state.day is not None and self.state.day != day
         # The close rides along with each scan, so the dashboard can value positions without candles.
         scans = [
-            ledger.Scan(sym, u.pending, u.indicators | {"close": bars[sym].close}, rejections.get(sym), u.regime, u.votes)  # type: ignore[union-attr]
+            ledger.Scan(
+                sym,
+                u.pending,
+                u.indicators | {"close": bars[sym].close},
+                rejections.get(sym),
+                u.regime,
+                u.votes,
+            )  # type: ignore[union-attr]
             for sym, u in updates.items()
             if bars.get(sym) is not None
         ]

@@ -1,4 +1,4 @@
-"""Trade performance: by symbol, by trend at entry, by strategy version; signal analysis (act and
+"""Trade performance: by symbol, by market regime at entry, by trend at entry, by strategy version; signal analysis (act and
 reject rates, top rejection reasons); fee impact and break-even move; holding durations; rolling
 7-day and 30-day figures. Runs in the sandbox on a read-only snapshot (lab.core.analysis)."""
 
@@ -10,8 +10,8 @@ import pandas as pd
 from lab.core.analysis import json_safe
 
 NAME = "trade_performance"
-VERSION = "1.1.0"
-PARENT_VERSION = "1.0.0"
+VERSION = "1.2.0"
+PARENT_VERSION = "1.1.0"
 
 
 def group_stats(trades, key):
@@ -29,7 +29,7 @@ def group_stats(trades, key):
 def analyze(db, schema):
     trades = db.frame(
         "SELECT mode, strategy, strategy_version, symbol, entry_time, exit_time, size, entry_price,"
-        " exit_price, entry_fees, exit_fees, pnl FROM engine_trades WHERE status = 'closed'"
+        " exit_price, entry_fees, exit_fees, pnl, regime FROM engine_trades WHERE status = 'closed'"
     )
     scans = db.frame(
         "SELECT bar_time, symbol, signal, rejected, indicators FROM scan_results WHERE signal = 'entry'"
@@ -45,6 +45,8 @@ def analyze(db, schema):
         gross = (trades["pnl"] + fees).clip(lower=0).sum()
         fee_rate = float((fees / (trades["size"] * (trades["entry_price"] + trades["exit_price"]))).median())
         out["by_symbol"] = group_stats(trades, "symbol")
+        # the regime the engine stored on the entry signal's bar (trend_up/trend_down/range/high_vol)
+        out["by_regime"] = group_stats(trades.assign(regime=trades["regime"].fillna("unknown")), "regime")
         out["by_strategy_version"] = group_stats(
             trades.assign(v=trades["strategy"] + " " + trades["strategy_version"]), "v"
         )

@@ -1,7 +1,8 @@
 """RL agent: tabular Q-learning (epsilon-greedy) over a discretized state of price trend, volatility,
 volume and its own position, with the fee-aware return of the position as the reward
 (lab.strategy.agent_tools.q_learning). At each period boundary the Q-table continues learning from the
-transitions of the last `train_bars` bars whose reward is already known; within the period it votes
+transitions of the last `train_bars` bars whose reward is already known (each boundary's table is
+persisted under data/agents/rl by the hash of every transition it learned from); within the period it votes
 how much better being long is than flat from its market state. Its out-of-sample reward curve and the
 win rate of the trades its votes would make are in the votes' diagnostics."""
 
@@ -11,7 +12,7 @@ import pandas as pd
 from lab.core.agents import NOT_ENOUGH_HISTORY, Agent, AgentParams, Votes
 from lab.core.contract import param
 from lab.strategy import indicators as ta
-from lab.strategy.agent_tools import q_learning, walk_forward_blocks
+from lab.strategy.agent_tools import ModelStore, digest, q_learning, walk_forward_blocks
 
 N_MARKET = 27  # 3 trend x 3 volatility x 3 volume buckets
 
@@ -64,12 +65,25 @@ class RL(Agent):
         vote = np.full(len(close), np.nan)
         conf = np.full(len(close), np.nan)
         curve = []
+        store = ModelStore(self.store)
+        chain, seen = f"rl|{p.model_dump_json()}", 0
         for b in walk_forward_blocks(candles.index, p.retrain_hours, p.train_bars, p.min_train, 1):
             seed = int(candles.index[b.start].value // 10**9) % (2**31) + p.seed  # by time, not position
-            mean_reward = q_learning(
-                s_train, ret, q, visits, b.train_start, b.train_stop + 1, p.episodes, p.alpha, p.gamma, p.epsilon, p.fee, seed
+            # The Q-table after this boundary depends on every transition so far: the key chains them.
+            chain = digest(s_train[seen : b.train_stop + 1], ret[seen : b.train_stop + 1], extra=f"{chain}|{candles.index[b.start]}|{seed}")
+            seen = b.train_stop + 1
+
+            def train(b=b, seed=seed):
+                r = q_learning(s_train, ret, q, visits, b.train_start, b.train_stop + 1, p.episodes, p.alpha, p.gamma, p.epsilon, p.fee, seed)
+                return q.copy(), visits.copy(), float(r)
+
+            (q_saved, visits_saved, mean_reward), _ = store.get_or_fit(
+                chain,
+                train,
+                {"trained_through": str(candles.index[b.train_stop]), "predicts_from": str(candles.index[b.start])},
             )
-            curve.append((str(candles.index[b.start]), float(mean_reward)))
+            q[:], visits[:] = q_saved, visits_saved  # the persisted Q-table (trained now or before)
+            curve.append((str(candles.index[b.start]), mean_reward))
             for i in range(b.start, b.stop):
                 if not known[i]:
                     continue

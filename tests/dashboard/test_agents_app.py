@@ -27,9 +27,19 @@ def seed_snapshot(cfg, day: str = "2026-11-30") -> pd.DataFrame:
         else:
             signal = fwd if agent == "technical" else rng.normal(0, 1, n)
             vote, abstain = np.clip(signal + rng.normal(0, 2, n), -1, 1), np.full(n, "", dtype=object)
-        rows.append(pd.DataFrame({"decision_id": np.arange(n), "agent": agent, "vote": vote, "abstain": abstain,
-                                  "fwd_return": fwd, "symbol": "BTC/USD",
-                                  "bar_time": pd.date_range("2026-01-01", periods=n, freq="5min", tz="UTC")}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "decision_id": np.arange(n),
+                    "agent": agent,
+                    "vote": vote,
+                    "abstain": abstain,
+                    "fwd_return": fwd,
+                    "symbol": "BTC/USD",
+                    "bar_time": pd.date_range("2026-01-01", periods=n, freq="5min", tz="UTC"),
+                }
+            )
+        )
     table = agent_table(pd.concat(rows, ignore_index=True), cfg.agents)
     with session_scope(cfg) as s:
         save_snapshot(s, "ensemble", table, day)
@@ -65,7 +75,11 @@ def test_a_toggle_queues_the_command_and_shows_the_engine_state(cfg):
     button.click()
     with session_scope(cfg) as s:
         cmd = s.scalars(select(Command)).one()
-        assert (cmd.command, cmd.args, cmd.source) == ("agent_disable", {"agent": "volume", "reason": "noise on the leaderboard"}, "dashboard")
+        assert (cmd.command, cmd.args, cmd.source) == (
+            "agent_disable",
+            {"agent": "volume", "reason": "noise on the leaderboard"},
+            "dashboard",
+        )
     assert "agent_disable queued" in app.outcome.value and "no engine is running" in app.outcome.value
     assert "(change pending)" in app.board.value
     # the engine applied it (what Engine.set_agent records): the button now offers to enable it

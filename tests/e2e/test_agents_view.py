@@ -20,7 +20,10 @@ from tests.dashboard.test_agents_app import seed_snapshot
 from tests.e2e.test_dashboard import ARGS, CHROMIUM, SHOTS
 from tests.trading.helpers import ROOT, agent_project
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
+]
 
 
 @pytest.fixture
@@ -75,7 +78,9 @@ def test_agents_view_shows_the_leaderboard_and_a_toggle_reaches_the_engine(agent
 
             def state():
                 with session_scope(cfg) as s:
-                    return s.scalars(select(AgentStateRecord).where(AgentStateRecord.agent == "volume")).first()
+                    return s.scalars(
+                        select(AgentStateRecord).where(AgentStateRecord.agent == "volume")
+                    ).first()
 
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and state() is None:

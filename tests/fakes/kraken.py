@@ -65,6 +65,7 @@ class FakeKraken:
         self.fill_price: dict[str, float] = {}
         self.pending_polls = 0
         self.reject_next: str | None = None
+        self.books: dict[str, tuple[list, list]] = {}  # symbol -> (bids, asks) as [price, amount]
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -192,6 +193,15 @@ class FakeKraken:
                         for a in p[3:]
                     }
                     status, body = 200, json.dumps({"error": [], "result": assets})
+                elif parsed.path.endswith("/Depth"):
+                    pid = query["pair"]
+                    symbol = next(s for s, p in PAIRS.items() if pid in (p[0], p[1]))
+                    bids, asks = fake.books.get(symbol, ([], []))
+                    book = {
+                        "bids": [[f"{p:.5f}", f"{a:.8f}", 1700000000] for p, a in bids],
+                        "asks": [[f"{p:.5f}", f"{a:.8f}", 1700000000] for p, a in asks],
+                    }
+                    status, body = 200, json.dumps({"error": [], "result": {PAIRS[symbol][0]: book}})
                 elif parsed.path.endswith("/OHLC"):
                     with fake.lock:
                         fake.ohlc_requests.append(query)

@@ -57,7 +57,9 @@ def tell_candles(n: int, seed: int) -> pd.DataFrame:
     volume = np.clip(volume, 1, None)
     open_ = np.r_[close[0], close[:-1]]
     high, low = np.maximum(open_, close) * 1.0005, np.minimum(open_, close) * 0.9995
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index)
+    return pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
+    )
 
 
 def in_memory_table(n: int, seed: int, cfg: AgentsConfig) -> pd.DataFrame:
@@ -75,8 +77,14 @@ def in_memory_table(n: int, seed: int, cfg: AgentsConfig) -> pd.DataFrame:
     rows = pd.concat(
         [
             pd.DataFrame(
-                {"decision_id": np.arange(n), "symbol": "X/USD", "bar_time": candles.index, "agent": a,
-                 "vote": v.vote.to_numpy(), "abstain": v.abstain.to_numpy()}
+                {
+                    "decision_id": np.arange(n),
+                    "symbol": "X/USD",
+                    "bar_time": candles.index,
+                    "agent": a,
+                    "vote": v.vote.to_numpy(),
+                    "abstain": v.abstain.to_numpy(),
+                }
             )
             for a, v in votes.items()
         ],
@@ -108,7 +116,9 @@ def test_useless_flagged_informative_not_on_a_fixed_seed_through_the_whole_path(
     with db.session_scope(cfg) as s:
         scope = resolve_scope(s, "ensemble")
         assert scope.experiment_id == bt.extra["experiment_id"]
-        table, votes = agent_performance(s, cfg.agents, scope, {"X/USD": candles["close"]}, pd.Timedelta("5min"))
+        table, votes = agent_performance(
+            s, cfg.agents, scope, {"X/USD": candles["close"]}, pd.Timedelta("5min")
+        )
         save_snapshot(s, "ensemble", table)
     t = table.set_index("agent")
     assert t.loc["useless", "flagged"] and not t.loc["informative", "flagged"]
@@ -131,7 +141,9 @@ def test_over_20_seeds_the_useless_agent_is_flagged_and_the_informative_never():
         t = in_memory_table(40_000, seed, cfg)
         for agent in flagged:
             flagged[agent] += bool(t.loc[agent, "flagged"])
-    print(f"\nflag rates over 20 seeds: useless {flagged['useless']}/20, informative {flagged['informative']}/20")
+    print(
+        f"\nflag rates over 20 seeds: useless {flagged['useless']}/20, informative {flagged['informative']}/20"
+    )
     assert flagged["informative"] == 0 and flagged["useless"] >= 18
 
 
@@ -147,8 +159,15 @@ def test_a_flag_lifts_only_after_consecutive_clear_snapshots():
     n = 5000
     fwd = rng.normal(0, 1, n)
     rows = pd.DataFrame(
-        {"decision_id": np.arange(n), "symbol": "X", "bar_time": pd.date_range("2025", periods=n, freq="5min", tz="UTC"),
-         "agent": "a", "vote": np.clip(fwd + rng.normal(0, 2, n), -1, 1), "abstain": "", "fwd_return": fwd}
+        {
+            "decision_id": np.arange(n),
+            "symbol": "X",
+            "bar_time": pd.date_range("2025", periods=n, freq="5min", tz="UTC"),
+            "agent": "a",
+            "vote": np.clip(fwd + rng.normal(0, 2, n), -1, 1),
+            "abstain": "",
+            "fwd_return": fwd,
+        }
     )
     prev = {"a": {"flagged": True, "evidence": {"clear_streak": 0}}}
     states = []
@@ -163,7 +182,10 @@ def test_a_flag_lifts_only_after_consecutive_clear_snapshots():
 def test_wilson_and_fisher_intervals_match_their_formulas():
     lo, hi = wilson(60, 100)
     z = 1.959963984540054
-    centre, half = (0.6 + z * z / 200) / (1 + z * z / 100), z * math.sqrt(0.6 * 0.4 / 100 + z * z / 40000) / (1 + z * z / 100)
+    centre, half = (
+        (0.6 + z * z / 200) / (1 + z * z / 100),
+        z * math.sqrt(0.6 * 0.4 / 100 + z * z / 40000) / (1 + z * z / 100),
+    )
     assert (lo, hi) == pytest.approx((centre - half, centre + half), abs=1e-12)
     rng = np.random.default_rng(1)
     x = rng.normal(size=1000)

@@ -41,13 +41,17 @@ def test_shipped_modules_run_on_a_replayed_db(project):
         closed = s.scalars(select(EngineTrade).where(EngineTrade.status == "closed")).all()
     assert perf["closed_trades"] == len(closed) > 0
     assert sum(v["trades"] for v in perf["by_symbol"].values()) == len(closed)
+    regimes = {}
+    for t in closed:  # the regime the engine stored on each trade's entry
+        regimes[t.regime] = regimes.get(t.regime, 0) + 1
+    assert {k: v["trades"] for k, v in perf["by_regime"].items()} == regimes and None not in regimes
     assert perf["fee_impact"]["fees_paid"] == pytest.approx(sum(t.entry_fees + t.exit_fees for t in closed))
     # stored with version and hash
     with session_scope(project) as s:
         rows = s.scalars(select(AnalysisOutput)).all()
     assert {(r.name, r.version, r.ok) for r in rows} == {
         ("market_analysis", "1.1.0", True),
-        ("trade_performance", "1.1.0", True),
+        ("trade_performance", "1.2.0", True),
     }
     assert all(len(r.code_hash) == 64 for r in rows)
     assert m.latest_outputs(project)["trade_performance"]["output"]["closed_trades"] == len(closed)

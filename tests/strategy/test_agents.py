@@ -16,7 +16,9 @@ from tests.trading.helpers import ROOT
 AGENTS = ROOT / "strategies" / "agents"
 
 
-def frame(close: np.ndarray, volume: np.ndarray | None = None, start: str = "2025-01-01", spread: float = 0.002):
+def frame(
+    close: np.ndarray, volume: np.ndarray | None = None, start: str = "2025-01-01", spread: float = 0.002
+):
     n = len(close)
     index = pd.date_range(start, periods=n, freq="5min", tz="UTC")
     open_ = np.r_[close[0], close[:-1]]
@@ -39,7 +41,9 @@ def agent(name: str, **params):
 def test_abstentions_are_in_neither_the_numerator_nor_the_denominator():
     index = pd.date_range("2025-01-01", periods=3, freq="5min", tz="UTC")
     bull = Votes.of(pd.Series([1.0, 1.0, 1.0], index=index), 1.0)
-    silent = Votes.of(pd.Series([-1.0, -1.0, -1.0], index=index), 1.0, {NOT_ENOUGH_HISTORY: np.array([True, True, False])})
+    silent = Votes.of(
+        pd.Series([-1.0, -1.0, -1.0], index=index), 1.0, {NOT_ENOUGH_HISTORY: np.array([True, True, False])}
+    )
     score, voters = blend({"bull": bull, "silent": silent}, {"bull": 1.0, "silent": 1.0}, index)
     # bar 0-1: only the bull voted: its vote is the score (a "hold" count would make it 0.5)
     assert score.tolist() == [1.0, 1.0, 0.0] and voters.tolist() == [1, 1, 2]
@@ -120,7 +124,9 @@ def test_anomaly_votes_to_stay_out_of_a_spike():
     close[2900:] *= 1.08  # an 8% jump at bar 2900
     volume = np.full(3000, 100.0)
     volume[2900] = 5000.0
-    v = compute_votes(agent("anomaly", train_bars=1500, min_train=500, retrain_hours=24), frame(close, volume), "t")
+    v = compute_votes(
+        agent("anomaly", train_bars=1500, min_train=500, retrain_hours=24), frame(close, volume), "t"
+    )
     assert v.vote.iloc[2900] == -1.0 and v.confidence.iloc[2900] >= 0.5
     assert (v.vote.iloc[2000:2890] == 0).mean() > 0.95  # ordinary bars: no opinion
 
@@ -202,7 +208,11 @@ def test_walk_forward_blocks_train_strictly_before_the_block_and_align_to_the_cl
     short = walk_forward_blocks(index[:1500], 24, 500, 100, 12)  # the same data cut short: the same fits
     assert short[:-1] == blocks[: len(short) - 1]
     last = blocks[len(short) - 1]
-    assert (short[-1].start, short[-1].train_start, short[-1].train_stop) == (last.start, last.train_start, last.train_stop)
+    assert (short[-1].start, short[-1].train_start, short[-1].train_stop) == (
+        last.start,
+        last.train_start,
+        last.train_stop,
+    )
 
 
 # --- bad agents are refused with the file and the problem ------------------------------------------
@@ -213,7 +223,10 @@ BAD = {
         "rows on a different index",
     ),
     "out_of_range": ("        return Votes.of(candles['close'] * 0 + 1.5, 1.0)\n", "outside [-1, 1]"),
-    "nan_vote": ("        return Votes.of(candles['close'] * float('nan'), 1.0)\n", "where the agent did not abstain"),
+    "nan_vote": (
+        "        return Votes.of(candles['close'] * float('nan'), 1.0)\n",
+        "where the agent did not abstain",
+    ),
     "raises": ("        raise ZeroDivisionError('boom')\n", "votes() raised ZeroDivisionError: boom"),
 }
 
@@ -239,7 +252,10 @@ def test_a_bad_agent_is_refused_naming_the_file_and_the_problem(tmp_path, case):
 
 def test_an_agent_that_looks_ahead_is_refused(tmp_path):
     path = tmp_path / "peek.py"
-    write_agent(path, "        nxt = candles['close'].shift(-1)\n        v = (nxt > candles['close']).astype(float) * 2 - 1\n        return Votes.of(v, 1.0)\n")
+    write_agent(
+        path,
+        "        nxt = candles['close'].shift(-1)\n        v = (nxt > candles['close']).astype(float) * 2 - 1\n        return Votes.of(v, 1.0)\n",
+    )
     problem = agent_lookahead(load_agent(str(path), tmp_path).create(), frame(random_walk(300)), "peek.py")
     assert problem is not None and "peek.py: look-ahead" in problem
 
@@ -266,12 +282,20 @@ def test_agent_settings_that_cannot_work_are_refused_with_the_reason(tmp_path):
 
     with pytest.raises(ValueError, match="agents listed twice: ml"):
         AgentsConfig(enabled=("ml", "technical", "ml"))
-    with pytest.raises(StrategyError, match="agent 'astrology' not found in .*there: anomaly, candlestick"):
+    with pytest.raises(StrategyError, match=r"agent 'astrology' not found in .*there: anomaly, candlestick"):
         load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical", "astrology")))
     with pytest.raises(StrategyError, match=r"\[agents.params\] names agents that are not enabled: ml"):
-        load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",), params={"ml": {}}))
-    with pytest.raises(StrategyError, match="(?s)ml.py: invalid parameters.*horizon_hours must be 1, 4 or 24"):
-        load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("ml",), params={"ml": {"horizon_hours": 2}}))
+        load_strategy(
+            "ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",), params={"ml": {}})
+        )
+    with pytest.raises(
+        StrategyError, match=r"(?s)ml\.py: invalid parameters.*horizon_hours must be 1, 4 or 24"
+    ):
+        load_strategy(
+            "ensemble",
+            ROOT / "strategies",
+            AgentsConfig(enabled=("ml",), params={"ml": {"horizon_hours": 2}}),
+        )
     loaded = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical", "volume")))
     with pytest.raises(StrategyError, match="weights name unknown agents: rl"):
         loaded.cls({"weights": {"rl": 2.0}}).signals(frame(random_walk(200)))
@@ -283,7 +307,7 @@ def test_a_voting_strategy_only_runs_with_its_agents_bound():
     from lab.strategy.loader import exec_file
 
     module, _ = exec_file(ROOT / "strategies" / "candidates" / "ensemble.py", "lab_strategy")
-    with pytest.raises(RuntimeError, match="load it through lab.strategy.loader"):
+    with pytest.raises(RuntimeError, match=r"load it through lab\.strategy\.loader"):
         module.Ensemble().signals(frame(random_walk(50)))
 
 
@@ -293,5 +317,29 @@ def test_the_code_hash_of_a_voting_strategy_changes_with_its_agents():
 
     a = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical", "volume")))
     b = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",)))
-    c = load_strategy("ensemble", ROOT / "strategies", AgentsConfig(enabled=("technical",), params={"technical": {"fast": 8}}))
+    c = load_strategy(
+        "ensemble",
+        ROOT / "strategies",
+        AgentsConfig(enabled=("technical",), params={"technical": {"fast": 8}}),
+    )
     assert len({a.code_hash, b.code_hash, c.code_hash}) == 3  # experiments record which agents voted
+
+
+def test_live_inputs_come_from_ccxt_and_reach_the_order_book_agent():
+    from lab.market.fetch import make_exchange
+    from lab.market.live_inputs import CcxtLiveInputs
+    from tests.fakes.kraken import FakeKraken
+
+    with FakeKraken({}) as fake:
+        fake.books["BTC/USD"] = ([(100.0, 8.0), (99.9, 1.0)], [(100.1, 1.0), (100.2, 1.0)])
+        ex = make_exchange("kraken", {"public": fake.url})
+        inputs = CcxtLiveInputs(ex, depth=10)
+        live = inputs("BTC/USD")
+        assert live.bids[0] == (100.0, 8.0) and live.asks[1] == (100.2, 1.0)
+        assert not live.funding_offered  # Kraken spot: no funding rates
+        v = compute_votes(agent("order_book"), frame(random_walk(30)), "t", live)
+        assert v.vote.iloc[-1] == pytest.approx(min(1.0, (9 - 2) / 11 / 0.5))
+        missing = inputs("NOPE/USD")  # the request fails: a missing input, not an error
+        assert missing.bids is None and inputs.errors
+        v = compute_votes(agent("order_book"), frame(random_walk(30)), "t", missing)
+        assert v.abstain.iloc[-1] == "missing input"

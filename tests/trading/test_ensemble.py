@@ -34,16 +34,22 @@ def test_ensemble_replay_equals_its_backtest_with_the_same_vote_rows(lab_root):
         book_id = engine.trader("paper").book.id
         ours = votes_frame(s, book_id=book_id)
         theirs = votes_frame(s, experiment_id=bt.extra["experiment_id"])
-        n_decisions = s.scalar(select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == book_id))
+        n_decisions = s.scalar(
+            select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == book_id)
+        )
         n_signal_scans = s.scalar(
-            select(func.count()).select_from(ScanResult).where(ScanResult.book_id == book_id, ScanResult.signal != "none")
+            select(func.count())
+            .select_from(ScanResult)
+            .where(ScanResult.book_id == book_id, ScanResult.signal != "none")
         )
         regimes = set(s.scalars(select(EngineTrade.regime)))
     # one decision per signalled bar, ten agents each, the same in both
     assert n_decisions == n_signal_scans and len(ours) == 10 * n_decisions
     pd.testing.assert_frame_equal(decisions(ours), decisions(theirs), check_dtype=False)
     by_agent = ours.groupby("agent")
-    assert (by_agent["abstain"].apply(lambda a: (a == "live-only data in a backtest").all()))[["order_book", "funding_rate"]].all()
+    assert (by_agent["abstain"].apply(lambda a: (a == "live-only data in a backtest").all()))[
+        ["order_book", "funding_rate"]
+    ].all()
     assert by_agent["vote"].count()[["technical", "regime", "volume", "ml", "rl"]].min() > 0.5 * n_decisions
     assert regimes <= {"trend_up", "trend_down", "range", "high_vol", "unknown"} and regimes - {"unknown"}
 
@@ -82,7 +88,10 @@ def test_unknown_agent_command_fails_with_a_clear_result(lab_root):
     cid = commands.enqueue(cfg, "agent_disable", agent="astrology")
     replay_engine(cfg, "ensemble", SYMBOLS, exchange="synthetic", params=PARAMS).run(max_steps=5)
     row = commands.outcome(cfg, cid)
-    assert row.status == "failed" and "no book of this engine trades with an agent named 'astrology'" in row.result
+    assert (
+        row.status == "failed"
+        and "no book of this engine trades with an agent named 'astrology'" in row.result
+    )
 
 
 def test_an_agent_failing_at_run_time_abstains_and_the_engine_goes_on(lab_root):
@@ -98,7 +107,9 @@ def test_an_agent_failing_at_run_time_abstains_and_the_engine_goes_on(lab_root):
             "            raise RuntimeError('exchange hiccup')\n",
         )
     )
-    engine = replay_engine(cfg, "ensemble", SYMBOLS, exchange="synthetic", params=PARAMS, signal_mode="rolling")
+    engine = replay_engine(
+        cfg, "ensemble", SYMBOLS, exchange="synthetic", params=PARAMS, signal_mode="rolling"
+    )
     marker.touch()
     summary = engine.run(max_steps=60)
     assert summary.steps == 60

@@ -56,7 +56,8 @@ def test_pipeline_launcher_starts_a_detached_run_and_names_unknown_notebooks(lab
         and kwargs["cwd"] == cfg.root
     )
     with pytest.raises(
-        NotebookError, match=r"cannot run notebook 'nope'.*available: agent_analysis, backtest, kelly_validation"
+        NotebookError,
+        match=r"cannot run notebook 'nope'.*available: agent_analysis, backtest, kelly_validation",
     ):
         launch.start_notebook(cfg, "nope")
 

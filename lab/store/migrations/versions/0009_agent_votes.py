@@ -27,7 +27,9 @@ def upgrade() -> None:
     op.create_table(
         "vote_decisions",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("experiment_id", sa.Integer, sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=True),
+        sa.Column(
+            "experiment_id", sa.Integer, sa.ForeignKey("experiments.id", ondelete="CASCADE"), nullable=True
+        ),
         sa.Column("book_id", sa.Integer, sa.ForeignKey("books.id"), nullable=True),
         sa.Column("strategy", sa.String(128), nullable=False),
         sa.Column("symbol", sa.String(64), nullable=False),
