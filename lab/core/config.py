@@ -272,6 +272,29 @@ class AgentsConfig(Frozen):
         return value
 
 
+class PromoterConfig(Frozen):
+    """When a shadow may replace the active strategy (lab.research.promoter), and how the staged
+    rollout checks it (lab.trading.rollout). Every decision names these thresholds."""
+
+    min_days: int = Field(30, ge=5, le=3650)  # common days of daily returns before any judgement
+    psr_min: float = Field(0.95, gt=0.5, lt=1)  # PSR of the shadow's Sharpe against the active one's
+    dsr_min: float = Field(0.95, gt=0.5, lt=1)  # deflated Sharpe, N = every candidate ever evaluated
+    paired_alpha: float = Field(0.05, gt=0, lt=0.5)  # one-sided paired t-test of daily return differences
+    track_alpha: float = Field(0.05, gt=0, lt=0.5)  # confidence of the minimum track record length
+    stages: tuple[float, ...] = (0.25, 0.5, 1.0)  # shares of the active strategy's capital
+    stage_days: int = Field(7, ge=1, le=365)  # each stage is held this long before the next
+    max_stage_drawdown: float = Field(0.10, gt=0, lt=1)  # a stage's drawdown beyond this rolls back
+    cusum_k: float = Field(0.5, ge=0, le=5)  # CUSUM slack, in standard deviations of the difference
+    cusum_h: float = Field(5.0, gt=0, le=50)  # CUSUM alarm level, in standard deviations
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or list(value) != sorted(set(value)) or value[-1] != 1.0 or value[0] <= 0:
+            raise ValueError(f"stages must rise strictly from above 0 to 1.0, got {list(value)}")
+        return value
+
+
 class ScheduleJob(Frozen):
     notebook: str
     cron: str
@@ -296,6 +319,7 @@ class LabConfig(Frozen):
     live: LiveConfig = LiveConfig()
     faults: FaultConfig = FaultConfig()
     agents: AgentsConfig = AgentsConfig()
+    promoter: PromoterConfig = PromoterConfig()
     schedule: dict[str, ScheduleJob] = Field(default_factory=dict)
 
     def path(self, p: Path) -> Path:

@@ -57,3 +57,15 @@ def deflated_sharpe(returns: np.ndarray, n_trials: int, trial_sharpes: np.ndarra
     finite = trial_sharpes[np.isfinite(trial_sharpes)] if trial_sharpes is not None else np.array([])
     variance = float(finite.var(ddof=1)) if len(finite) > 1 else 1.0 / (n - 1)
     return probabilistic_sharpe(sr, n, skew, kurt, expected_max_sharpe(n_trials, variance))
+
+
+def min_track_record(sr: float, skew: float, kurtosis: float, sr_benchmark: float, alpha: float = 0.05) -> float:
+    """Minimum track record length (Bailey & López de Prado 2012): the number of periods needed for
+    PSR(SR*) to reach 1 - alpha, 1 + (1 - γ3·SR + (γ4-1)/4·SR²)·(Φ⁻¹(1-α)/(SR - SR*))²; infinite when
+    the Sharpe does not exceed the benchmark."""
+    if not sr > sr_benchmark:
+        return math.inf
+    denom = 1 - skew * sr + (kurtosis - 1) / 4 * sr**2
+    if denom <= 0:
+        return math.inf
+    return 1 + denom * (_N.inv_cdf(1 - alpha) / (sr - sr_benchmark)) ** 2
