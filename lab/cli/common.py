@@ -48,8 +48,14 @@ def print_frame(frame: pd.DataFrame, title: str | None = None) -> None:
         table.add_column(str(column), justify="right" if numeric else "left", no_wrap=True, min_width=width)
     for row in cells:
         table.add_row(*row)
-    # Never truncate a symbol or a number: grow past an 80-column pipe rather than cut cells.
-    console.print(table, width=max(console.width, sum(widths) + 3 * len(widths) + 1))
+    # Never truncate a symbol or a number: grow past an 80-column pipe rather than cut cells (rich
+    # squeezes the narrowest columns to nothing first when the table is wider than the console).
+    needed, before = sum(widths) + 3 * len(widths) + 1, console.width
+    console.width = max(before, needed)
+    try:
+        console.print(table)
+    finally:
+        console.width = before
 
 
 def _fmt(value: Any) -> str:

@@ -16,6 +16,7 @@ from lab.cli import (
     kelly_cmds,
     notebook_cmds,
     report_cmds,
+    shadow_cmds,
     stats_cmds,
 )
 from lab.cli.common import config, console, reports_errors
@@ -46,6 +47,8 @@ app.command("kelly")(kelly_cmds.kelly_cmd)
 app.add_typer(notebook_cmds.app, name="notebook")
 app.add_typer(stats_cmds.app, name="stats")
 app.add_typer(agents_cmds.app, name="agents")
+app.add_typer(shadow_cmds.app, name="shadows")
+app.command("promote")(shadow_cmds.promote_cmd)
 app.add_typer(report_cmds.app, name="report")
 app.command("schedule")(notebook_cmds.schedule_cmd)
 app.command("run")(engine_cmds.run_cmd)

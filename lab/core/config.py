@@ -295,6 +295,15 @@ class PromoterConfig(Frozen):
         return value
 
 
+class ShadowConfig(Frozen):
+    """A candidate traded in the shadows (a virtual book beside the active strategy)."""
+
+    strategy: str  # a strategy name (strategies/{active,candidates,archive}) or file
+    params: dict[str, Any] = Field(default_factory=dict)
+    sizing: Literal["fixed", "kelly"] | None = None  # None: [sizing] method
+    capital_share: float = Field(1.0, gt=0, le=1)
+
+
 class ScheduleJob(Frozen):
     notebook: str
     cron: str
@@ -320,6 +329,7 @@ class LabConfig(Frozen):
     faults: FaultConfig = FaultConfig()
     agents: AgentsConfig = AgentsConfig()
     promoter: PromoterConfig = PromoterConfig()
+    shadows: dict[str, ShadowConfig] = Field(default_factory=dict)
     schedule: dict[str, ScheduleJob] = Field(default_factory=dict)
 
     def path(self, p: Path) -> Path:

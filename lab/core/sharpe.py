@@ -59,7 +59,9 @@ def deflated_sharpe(returns: np.ndarray, n_trials: int, trial_sharpes: np.ndarra
     return probabilistic_sharpe(sr, n, skew, kurt, expected_max_sharpe(n_trials, variance))
 
 
-def min_track_record(sr: float, skew: float, kurtosis: float, sr_benchmark: float, alpha: float = 0.05) -> float:
+def min_track_record(
+    sr: float, skew: float, kurtosis: float, sr_benchmark: float, alpha: float = 0.05
+) -> float:
     """Minimum track record length (Bailey & López de Prado 2012): the number of periods needed for
     PSR(SR*) to reach 1 - alpha, 1 + (1 - γ3·SR + (γ4-1)/4·SR²)·(Φ⁻¹(1-α)/(SR - SR*))²; infinite when
     the Sharpe does not exceed the benchmark."""

@@ -45,7 +45,9 @@ class Evaluation:
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()
+        }
 
 
 def aligned(shadow: pd.Series, active: pd.Series) -> pd.DataFrame:
@@ -62,13 +64,39 @@ def evaluate(
     n = len(both)
     nan = float("nan")
     if n < max(cfg.min_days, 3):
-        return Evaluation(name, n, nan, nan, nan, nan, nan, nan, nan, n_trials, {}, "insufficient",
-                          f"{n} common days of returns, {cfg.min_days} needed before any judgement")
+        return Evaluation(
+            name,
+            n,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            n_trials,
+            {},
+            "insufficient",
+            f"{n} common days of returns, {cfg.min_days} needed before any judgement",
+        )
     s, a = both["shadow"].to_numpy(), both["active"].to_numpy()
     ms, ma = sharpe_moments(s), sharpe_moments(a)
     if ms is None:
-        return Evaluation(name, n, nan, nan, nan, nan, nan, nan, nan, n_trials, {}, "insufficient",
-                          "the shadow's returns do not vary: no Sharpe ratio")
+        return Evaluation(
+            name,
+            n,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            n_trials,
+            {},
+            "insufficient",
+            "the shadow's returns do not vary: no Sharpe ratio",
+        )
     sr_s, _, skew, kurt = ms
     sr_a = ma[0] if ma is not None else 0.0
     psr = probabilistic_sharpe(sr_s, n, skew, kurt, sr_a)
@@ -96,8 +124,9 @@ def evaluate(
         )
     else:
         words = {
-            "track_record": f"track record {n} of {mintrl:.0f} days needed" if math.isfinite(mintrl) else
-            "its Sharpe does not exceed the active one's: no track record is long enough",
+            "track_record": f"track record {n} of {mintrl:.0f} days needed"
+            if math.isfinite(mintrl)
+            else "its Sharpe does not exceed the active one's: no track record is long enough",
             "psr": f"PSR {psr:.3f} < {cfg.psr_min}",
             "paired": f"paired t-test p = {p:.2g} ≥ {cfg.paired_alpha}",
             "dsr": f"DSR {dsr:.3f} < {cfg.dsr_min} with N = {n_trials}",

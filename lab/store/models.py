@@ -148,6 +148,7 @@ class Book(Base):
     capital_share: Mapped[float] = mapped_column(Float, default=1.0)  # of the configured capital
     status: Mapped[str] = mapped_column(String(16), default="active")  # active, retired, disabled
     error: Mapped[str | None] = mapped_column(Text)  # why a book was disabled
+    settings: Mapped[dict | None] = mapped_column(JSON)  # a shadow's own settings, e.g. {"sizing": "kelly"}
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -403,6 +404,28 @@ class AgentPerformance(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)  # the test, numbers, tried, hysteresis
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PromotionEvaluation(Base):
+    """One evaluation of a shadow against the active strategy by the promoter (lab.research.promoter):
+    its numbers, the decision and why (dry runs too)."""
+
+    __tablename__ = "promotion_evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    shadow: Mapped[str] = mapped_column(String(64), index=True)  # the shadow book's key
+    active: Mapped[str] = mapped_column(String(64))  # the book it was compared with
+    days: Mapped[int] = mapped_column(Integer)  # common days of daily returns
+    n_trials: Mapped[int] = mapped_column(Integer)  # N of the deflated Sharpe: candidates ever evaluated
+    psr: Mapped[float | None] = mapped_column(Float)
+    dsr: Mapped[float | None] = mapped_column(Float)
+    paired_p: Mapped[float | None] = mapped_column(Float)
+    min_track_days: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(16))  # promote, hold, insufficient
+    reason: Mapped[str] = mapped_column(Text)
+    numbers: Mapped[dict] = mapped_column(JSON, default=dict)  # every statistic and threshold
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AnalysisModuleRecord(Base):

@@ -258,7 +258,17 @@ class Engine:
             with session_scope(self.config) as s:
                 ledger.log_error(s, "feed", f"bar {t} is stale at {self.clock.now()}: no action taken")
         for trader in self.traders:
-            trader.step(t, bars, stale)
+            if trader.disabled:
+                continue
+            if trader.spec.mode != "shadow":
+                trader.step(t, bars, stale)
+                continue
+            try:  # a shadow that raises is disabled with its error; it never disturbs the other books
+                trader.step(t, bars, stale)
+            except StepIncomplete:
+                raise
+            except Exception as exc:
+                trader.disable(f"{type(exc).__name__} at {t}: {exc}")
         if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             self.flush()
         self.summary.steps += 1

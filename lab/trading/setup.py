@@ -32,6 +32,7 @@ class ExtraBook:
     params: dict[str, Any] | None = None
     mode: str = "shadow"  # shadow books trade virtually, never through a broker that reaches an exchange
     capital_share: float = 1.0
+    sizing: str | None = None  # "fixed" or "kelly": this book's sizing method (None: [sizing])
 
 
 def _signals_for(
@@ -79,10 +80,16 @@ def replay_engine(
     check_staleness: bool = False,
     start_notebook: Any = None,
     books: list[ExtraBook] | None = None,
+    shadows: bool = False,
 ) -> Engine:
     """The paper engine over stored candles, bar by bar, with the backtester's fill model.
     `start_notebook(name) -> message`: how the engine's run_notebook command starts a run; `books`:
-    more books traded on the same bars, each with its own strategy and virtual paper broker."""
+    more books traded on the same bars, each with its own strategy and virtual paper broker; with
+    `shadows`, every active shadow of the registry (lab.trading.shadows) as well."""
+    if shadows:
+        from lab.trading.shadows import active_shadow_books
+
+        books = [*(books or []), *active_shadow_books(config)]
     loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
     chosen = loaded.create(params).params
     candles = prepare_candles(
@@ -107,6 +114,7 @@ def replay_engine(
                 PaperBroker(fees, config.fees.slippage),
                 _signals_for(config, other, their, candles, symbols, signal_mode),
                 capital_share=extra.capital_share,
+                sizing=config.sizing.model_copy(update={"method": extra.sizing}) if extra.sizing else None,
             )
         )
     broker = PaperBroker(fees, config.fees.slippage)

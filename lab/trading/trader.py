@@ -51,6 +51,7 @@ class BookSpec:
     signals: SignalSource
     sizer: Sizer | None = None
     capital_share: float = 1.0
+    sizing: Any = None  # this book's own [sizing] (a shadow's "kelly_sizing"), else the config's
 
 
 class Trader:
@@ -66,14 +67,16 @@ class Trader:
         self.symbols = engine.symbols
         self.capital = cfg.trading_capital.initial_cash * spec.capital_share
         # The Kelly sizer learns from the strategy's signal record (every signal's outcome, taken or not).
+        sizing = spec.sizing or cfg.sizing
         self.record = (
             SignalRecord(
                 self.symbols, {s: cfg.fees.for_pair(s).taker for s in self.symbols}, cfg.fees.slippage
             )
-            if cfg.sizing.method == "kelly"
+            if sizing.method == "kelly"
             else None
         )
-        self.sizer = spec.sizer or make_sizer(cfg.sizing, cfg.trading_capital.position_fraction, self.record)
+        self.sizer = spec.sizer or make_sizer(sizing, cfg.trading_capital.position_fraction, self.record)
+        self.disabled: str | None = None  # a shadow that failed: why (it is no longer stepped)
         self.risk = RiskManager(cfg.risk)
         self.breaker = CircuitBreaker(
             cfg,
@@ -119,16 +122,39 @@ class Trader:
             self.orders_until = to_utc(s.scalar(ledger.newest_order_bar(self.book)))
 
     def write_bar_ends(self, conn: Any) -> None:
-        """The buffered bar ends and the current state, on the engine's flush connection."""
+        """The buffered bar ends and the current state, on the engine's flush connection. A shadow
+        book keeps the scans that signalled and an hourly equity point (its trades, orders and daily
+        equity are complete): 30 shadows must not write 30 times what the active book writes."""
+        shadow = self.spec.mode == "shadow"
         for t, scans, new_day, equity, cash, events in self.bar_ends:
-            ledger.record_scans(conn, self.book, t, scans)
+            ledger.record_scans(
+                conn,
+                self.book,
+                t,
+                [sc for sc in scans if sc.pending.entry or sc.pending.exit] if shadow else scans,
+            )
             ledger.record_votes(conn, self.book, self.loaded.name, t, scans)
             if new_day:
                 ledger.snapshot(conn, self.book, "daily", t, equity, cash)
             ledger.record_rejections(conn, self.book, t, [(None, r, d) for r, d in events])
-            ledger.snapshot(conn, self.book, "bar", t, equity, cash)
+            if not shadow or t.minute == 0:
+                ledger.snapshot(conn, self.book, "bar", t, equity, cash)
         ledger.save_state(conn, self.book, self.state)
         self.bar_ends.clear()
+
+    def disable(self, reason: str) -> None:
+        """Switch this (shadow) book off for good: recorded on the book and in the engine's errors."""
+        from sqlalchemy import update as sql_update
+
+        from lab.store.models import Book
+
+        self.disabled = reason
+        with session_scope(self.config) as s:
+            s.execute(
+                sql_update(Book).where(Book.id == self.book.id).values(status="disabled", error=reason[:2000])
+            )
+            ledger.log_error(s, "shadow", f"{self.book.key} disabled: {reason}")
+        self.engine.log.error("shadow_disabled", book=self.book.key, reason=reason)
 
     def save(self) -> None:
         with session_scope(self.config) as s:
@@ -250,9 +276,12 @@ class Trader:
             engine.health["strategy"].set("healthy")
         except Exception as exc:  # a strategy failure must not corrupt the ledger: no new signals this bar
             updates = {}
-            engine.health["strategy"].set("failed", str(exc))
-            with session_scope(self.config) as s:
-                ledger.log_error(s, "strategy", f"{self.book.key}: signals failed at {t}: {exc}")
+            if self.spec.mode == "shadow":  # a failing shadow is switched off; the active book goes on
+                self.disable(f"signals failed at {t}: {exc}")
+            else:
+                engine.health["strategy"].set("failed", str(exc))
+                with session_scope(self.config) as s:
+                    ledger.log_error(s, "strategy", f"{self.book.key}: signals failed at {t}: {exc}")
         if self.panel is not None and self.panel.errors:  # failing agents abstained; say which and why
             errors, self.panel.errors = self.panel.errors, []
             with session_scope(self.config) as s:

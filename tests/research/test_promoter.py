@@ -31,13 +31,17 @@ def test_over_20_seeds_the_real_edge_is_promoted_and_no_noise_shadow():
         active, noise, real = books(seed)
         n_trials = len(noise) + 1
         real_promoted += evaluate("real", real, active, n_trials, cfg).decision == "promote"
-        noise_runs += any(evaluate(k, s, active, n_trials, cfg).decision == "promote" for k, s in noise.items())
+        noise_runs += any(
+            evaluate(k, s, active, n_trials, cfg).decision == "promote" for k, s in noise.items()
+        )
         naive_runs += any(
             e.passed.get("psr") and e.passed.get("paired")
             for e in (evaluate(k, s, active, 1, cfg) for k, s in noise.items())
         )
-    print(f"\nreal edge promoted in {real_promoted}/20 runs, a noise shadow in {noise_runs}/20 "
-          f"(without the deflation and the track record: {naive_runs}/20)")
+    print(
+        f"\nreal edge promoted in {real_promoted}/20 runs, a noise shadow in {noise_runs}/20 "
+        f"(without the deflation and the track record: {naive_runs}/20)"
+    )
     assert real_promoted >= 18 and noise_runs <= 1
     assert naive_runs > noise_runs  # the deflated Sharpe with N = every candidate is what stops noise
 
@@ -52,7 +56,9 @@ def test_the_numbers_follow_their_formulas():
     sr_a = active.mean() / active.std(ddof=1)
     assert e.sharpe_shadow == pytest.approx(sr) and e.sharpe_active == pytest.approx(sr_a)
     assert e.psr == pytest.approx(probabilistic_sharpe(sr, len(r), skew, kurt, sr_a))
-    assert e.min_track_days == pytest.approx(1 + (1 - skew * sr + (kurt - 1) / 4 * sr**2) * (1.6448536269514722 / (sr - sr_a)) ** 2)
+    assert e.min_track_days == pytest.approx(
+        1 + (1 - skew * sr + (kurt - 1) / 4 * sr**2) * (1.6448536269514722 / (sr - sr_a)) ** 2
+    )
     assert e.decision == "promote" and all(e.passed.values()) and "every test passed" in e.reason
     assert min_track_record(0.1, 0, 3, 0.2) == math.inf
 
