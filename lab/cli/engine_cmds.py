@@ -31,6 +31,9 @@ def run_cmd(
         0.0, min=0, max=3600, help="Seconds between replayed bars (0: as fast as possible)"
     ),
     live: bool = typer.Option(False, "--live", help="Send real orders (needs keys and live.confirm = true)"),
+    shadows: bool = typer.Option(
+        True, help="Trade every active shadow (lab shadows list) in virtual books beside it"
+    ),
 ) -> None:
     """Run the trading engine (paper by default)."""
     from lab.trading.setup import live_engine, replay_engine
@@ -53,9 +56,10 @@ def run_cmd(
             signal_mode=signals,
             pace=pace,
             start_notebook=launcher,
+            shadows=shadows,
         )
     else:
-        engine = live_engine(cfg, strategy, symbols, live=live, start_notebook=launcher)
+        engine = live_engine(cfg, strategy, symbols, live=live, start_notebook=launcher, shadows=shadows)
     console.print(
         f"engine ({engine.mode}) started: {engine.loaded.name} on {', '.join(symbols)}; "
         f"`lab status`, `lab pause --reason ...`, `lab stop` from another shell"

@@ -47,8 +47,8 @@ ENSEMBLE_BOOK = "shadow:ensemble"
 
 
 def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
-    """Replay the sample through the paper engine (resuming where an earlier run stopped), the
-    ensemble of agents beside it in a shadow book, and print both beside their vectorbt backtests."""
+    """Replay the sample through the paper engine (resuming where an earlier run stopped) with every
+    shadow of lab.toml beside it, and print each book beside its own vectorbt backtest."""
     from rich.table import Table
     from sqlalchemy import func, select
 
@@ -57,47 +57,46 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
     from lab.store.db import session_scope
     from lab.store.models import AgentVote, Book, VoteDecision
     from lab.trading.ledger import trades_frame
-    from lab.trading.setup import ExtraBook, replay_engine
+    from lab.trading.setup import replay_engine
 
     symbols = list(config.sample.symbols)
-    engine = replay_engine(
-        config,
-        strategy,
-        symbols,
-        exchange=sample.SYNTHETIC_EXCHANGE,
-        books=[ExtraBook(ENSEMBLE_BOOK, "ensemble")],
-    )
+    engine = replay_engine(config, strategy, symbols, exchange=sample.SYNTHETIC_EXCHANGE, shadows=True)
     summary = engine.run()
-    table = Table(title=f"the sample ({', '.join(symbols)}): backtest vs paper engine")
+    table = Table(title=f"the sample ({', '.join(symbols)}): backtest vs paper engine, book by book")
     for column in ("", "vectorbt backtest", "paper engine"):
         table.add_column(column, justify="right")
     table.add_row("bars replayed this run", "", f"{summary.steps}")
     notes = []
-    for name, book in ((strategy, engine.mode), ("ensemble", ENSEMBLE_BOOK)):
-        backtest = run_backtest(config, name, symbols, exchange=sample.SYNTHETIC_EXCHANGE, record=False)
+    for trader in engine.traders:
+        book = trader.spec.key
+        cfg = config
+        if trader.spec.sizing is not None:
+            cfg = config.model_copy(update={"sizing": trader.spec.sizing})
+        backtest = run_backtest(
+            cfg,
+            str(trader.loaded.path),
+            symbols,
+            exchange=sample.SYNTHETIC_EXCHANGE,
+            params=trader.params.model_dump(),
+            record=False,
+        )
         with session_scope(config) as session:
             trades = trades_frame(session, book)
         closed_bt = backtest.trades[backtest.trades["status"] == "closed"]
         closed_en = trades[trades["status"] == "closed"]
-        table.add_row(f"[bold]{name}[/] ({book} book)", "", "")
+        table.add_row(f"[bold]{book}[/] ({trader.loaded.name})", "", "")
         table.add_row("  closed trades", f"{len(closed_bt)}", f"{len(closed_en)}")
         table.add_row(
             "  net P&L of closed trades", f"{closed_bt['pnl'].sum():,.2f}", f"{closed_en['pnl'].sum():,.2f}"
         )
-        table.add_row(
-            "  final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{engine.trader(book).equity():,.2f}"
-        )
+        table.add_row("  final equity", f"{backtest.equity.iloc[-1]:,.2f}", f"{trader.equity():,.2f}")
         same = trades_hash(closed_bt) == trades_hash(closed_en)
         notes.append(
-            f"{name}: "
-            + (
-                "identical trades"
-                if same
-                else "trades differ because the engine applies lab.toml's risk limits (the backtest does not)"
-            )
+            f"{book}: "
+            + ("identical trades" if same else "differ (lab.toml's risk limits bind in the engine)")
         )
     console.print(table)
-    paused = f"; the engine is paused: {engine.state.pause_reason}" if engine.state.paused else ""
+    paused = f"; the paper book is paused: {engine.state.pause_reason}" if engine.state.paused else ""
     console.print(
         f"  engine vs backtest: {'; '.join(notes)}{paused}; {summary.rejected_orders} rejected orders, "
         f"{summary.bad_bars} bad bars"
@@ -114,6 +113,14 @@ def engine_report(config: LabConfig, strategy: str = "ema_rsi_volume") -> None:
             .where(VoteDecision.book_id == book_id)
         )
     console.print(f"  the ensemble's book recorded {decisions:,} decisions with {votes:,} agent votes")
+
+
+def promoter_report(config: LabConfig) -> None:
+    """The promoter's dry run: every active shadow against the paper book (recorded, nothing changed)."""
+    from lab.research.promotions import evaluate_shadows
+
+    for e in evaluate_shadows(config, "paper", dry_run=True):
+        console.print(f"  {e.shadow}: {e.decision} — {e.reason}")
 
 
 def agents_report(config: LabConfig) -> None:
@@ -183,12 +190,14 @@ def run_main_job(config: LabConfig) -> bool:
         if outcome.error:
             console.print(f"    error: {outcome.error}")
             ok = False
-    console.print("3. paper engine: the sample replayed bar by bar (the ensemble in a shadow book beside it)")
+    console.print("3. paper engine: the sample replayed bar by bar, lab.toml's shadows beside it")
     engine_report(config)
     console.print("4. statistics shell: truth benchmarks, then each analysis module in the sandbox")
     ok = statistics_report(config) and ok
     console.print("5. signal agents: the leaderboard of the ensemble's engine record (lab agents report)")
     agents_report(config)
+    console.print("6. promoter (dry run): each shadow against the paper book (lab promote --dry-run)")
+    promoter_report(config)
     index = write_index(config)
     console.rule()
     console.print(f"Reports: open [bold]{index}[/] (every run, newest first; each report works offline)")

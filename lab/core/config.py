@@ -284,8 +284,8 @@ class PromoterConfig(Frozen):
     stages: tuple[float, ...] = (0.25, 0.5, 1.0)  # shares of the active strategy's capital
     stage_days: int = Field(7, ge=1, le=365)  # each stage is held this long before the next
     max_stage_drawdown: float = Field(0.10, gt=0, lt=1)  # a stage's drawdown beyond this rolls back
-    cusum_k: float = Field(0.5, ge=0, le=5)  # CUSUM slack, in standard deviations of the difference
-    cusum_h: float = Field(5.0, gt=0, le=50)  # CUSUM alarm level, in standard deviations
+    cusum_k: float = Field(0.25, ge=0, le=5)  # CUSUM slack, in standard deviations of the difference
+    cusum_h: float = Field(6.0, gt=0, le=50)  # CUSUM alarm level, in standard deviations
 
     @field_validator("stages")
     @classmethod

@@ -142,9 +142,11 @@ def live_engine(
     clock: Clock | None = None,
     exchange: Any = None,
     start_notebook: Any = None,
+    shadows: bool = False,
 ) -> Engine:
     """The engine on live ccxt data: paper orders by default; real orders only with --live, keys in the
-    environment and live.confirm = true."""
+    environment and live.confirm = true. With `shadows`, every active shadow trades a virtual book on
+    the same closed bars (never through the exchange)."""
     import os
 
     from lab.market.fetch import make_exchange
@@ -205,6 +207,43 @@ def live_engine(
         page_limit=config.market.page_limit,
     )
     fees = {s: config.fees.for_pair(s).taker for s in symbols}
+    specs = []
+    if shadows:
+        from lab.trading.shadows import active_shadow_books
+
+        for extra in active_shadow_books(config):
+            other = load_strategy(extra.strategy, config.strategies_dir, config.agents, config.agents_store)
+            their = other.create(extra.params).params
+            if other.cls.timeframe != loaded.cls.timeframe:
+                raise LabError(
+                    f"shadow {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+                )
+            for s, frame in history.items():
+                require_no_lookahead(other.cls(their), other.code_hash, frame, f"{other.path.name} on {s}")
+                break
+            specs.append(
+                BookSpec(
+                    extra.key,
+                    "shadow",
+                    other,
+                    their,
+                    PaperBroker(fees, config.fees.slippage),
+                    RollingSignals(
+                        other.cls(their),
+                        symbols,
+                        config.engine.window_bars,
+                        other.path.name,
+                        history,
+                        history_until=lambda s, t, n: _stored_until(
+                            config, exchange.id, s, loaded.cls.timeframe, t, n
+                        ),
+                    ),
+                    capital_share=extra.capital_share,
+                    sizing=config.sizing.model_copy(update={"method": extra.sizing})
+                    if extra.sizing
+                    else None,
+                )
+            )
     if live:
         broker: Any = CcxtBroker(exchange, fees, _exchange_call(config, None, lambda fn: fn()))
     else:
@@ -220,6 +259,7 @@ def live_engine(
         check_staleness=True,
         faults=faults,
         start_notebook=start_notebook,
+        books=specs,
     )
 
 
