@@ -428,6 +428,38 @@ class PromotionEvaluation(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Rollout(Base):
+    """A promoted candidate's staged rollout; its state (lab.trading.rollout.RolloutState) moves with the
+    two books' cash in one transaction, so a crash leaves one consistent stage."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate: Mapped[str] = mapped_column(String(64))  # the promoted shadow book's key
+    previous: Mapped[str] = mapped_column(String(64))  # the active book it replaces
+    book: Mapped[str] = mapped_column(String(64))  # the book the candidate trades real capital in
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running, completed, rolled_back
+    state: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RolloutEvent(Base):
+    """What happened in a rollout: started, each stage, each capital move, the completion or the
+    rollback with its reason (append-only)."""
+
+    __tablename__ = "rollout_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    day: Mapped[str] = mapped_column(String(10))  # the UTC day it applies to
+    kind: Mapped[str] = mapped_column(String(16))  # started, stage, transfer, completed, rolled_back
+    share: Mapped[float] = mapped_column(Float)  # the candidate's share of the capital afterwards
+    amount: Mapped[float] = mapped_column(Float, default=0.0)  # cash moved to the candidate (negative: back)
+    detail: Mapped[str] = mapped_column(Text)
+
+
 class AnalysisModuleRecord(Base):
     """A version of an analysis module as deployed, archived or restored (its lineage)."""
 

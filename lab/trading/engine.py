@@ -209,6 +209,20 @@ class Engine:
                 votes_store.set_agent_state(s, name, on, reason, source)
         return f"agent {name} {'enabled' if on else 'disabled'} in {', '.join(changed)}"
 
+    def _start_rollout(self) -> None:
+        """A running rollout whose candidate trades in this engine: its driver, and the first stage's
+        capital if it has not moved yet."""
+        from lab.trading.rollout_engine import RolloutDriver, running_rollout
+
+        self.rollout = None
+        with session_scope(self.config) as s:
+            row = running_rollout(s)
+            rid = row.id if row is not None and row.book in {t.spec.key for t in self.traders} else None
+        if rid is not None:
+            self.rollout = RolloutDriver(self, rid)
+            last = self.state.last_bar
+            self.rollout.begin(f"{pd.Timestamp(last):%Y-%m-%d}" if last else "start")
+
     def _apply_agent_states(self) -> None:
         """Agents enabled or disabled at run time before (agent_states) stay so after a restart."""
         if not any(t.panel is not None for t in self.traders):
@@ -257,6 +271,8 @@ class Engine:
             self.health["feed"].set("degraded", f"stale data: bar {t} arrived at {self.clock.now()}")
             with session_scope(self.config) as s:
                 ledger.log_error(s, "feed", f"bar {t} is stale at {self.clock.now()}: no action taken")
+        if getattr(self, "rollout", None) is not None:
+            self.rollout.on_day(f"{t:%Y-%m-%d}")  # a new UTC day: the rollout's checks and capital moves
         for trader in self.traders:
             if trader.disabled:
                 continue
@@ -318,6 +334,7 @@ class Engine:
                 None if any(r is None for r in resume_from) else min(r for r in resume_from if r is not None)
             )
             self._apply_agent_states()
+            self._start_rollout()
             self.process_commands(force=True)
             for step in self.feed.steps(last_bar):
                 self.process_commands()

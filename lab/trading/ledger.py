@@ -62,6 +62,15 @@ class RuntimeState(BaseModel):
     last_health_at: datetime | None = None
     faults_enabled: bool = False
     signal_record: RecordState | None = None  # the Kelly sizer's record of the strategy's signals
+    liquidate: bool = False  # a rollout closes every position of this book at the next bar's open
+
+    def move_capital(self, amount: float) -> None:
+        """Cash moved into (positive) or out of this book by a rollout: not a gain or a loss, so the
+        peak, the day's start and the capital the ledger is rebuilt from move with it."""
+        self.cash += amount
+        self.initial_capital += amount
+        self.peak_equity = max(0.0, self.peak_equity + amount)
+        self.day_start_equity = max(0.0, self.day_start_equity + amount)
 
     @field_validator("last_bar", "started_at", "last_health_at")
     @classmethod

@@ -16,7 +16,7 @@ class RiskManager:
         if state.day != day:
             state.day, state.day_start_equity = day, equity
         state.peak_equity = max(state.peak_equity, equity)
-        dd = 1 - equity / state.peak_equity
+        dd = 1 - equity / state.peak_equity if state.peak_equity > 0 else 0.0  # a book with no capital yet
         if self.config.max_drawdown and dd >= self.config.max_drawdown and not state.paused:
             state.paused, state.pause_reason = (
                 True,

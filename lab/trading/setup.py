@@ -65,6 +65,45 @@ def _signals_for(
     raise ValueError(f"signal_mode must be 'precomputed' or 'rolling', got {signal_mode!r}")
 
 
+def _rollout_books(
+    config: LabConfig,
+    loaded: Any,
+    candles: dict[str, pd.DataFrame],
+    symbols: list[str],
+    signal_mode: str,
+    broker: Any,
+) -> list[BookSpec]:
+    """The book a running rollout's candidate trades real (here: paper) capital in, through the
+    engine's own broker; it starts with no capital (the rollout moves it there)."""
+    from lab.store.db import session_scope
+    from lab.trading.rollout_engine import running_rollout
+
+    with session_scope(config) as s:
+        row = running_rollout(s)
+        if row is None:
+            return []
+        book, state = row.book, dict(row.state)
+    other = load_strategy(state["strategy"], config.strategies_dir, config.agents, config.agents_store)
+    if other.cls.timeframe != loaded.cls.timeframe:
+        raise LabError(
+            f"rollout {book}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+        )
+    their = other.create(state.get("params")).params
+    sizing = state.get("sizing")
+    return [
+        BookSpec(
+            book,
+            broker.mode,
+            other,
+            their,
+            broker,
+            _signals_for(config, other, their, candles, symbols, signal_mode),
+            capital_share=0.0,
+            sizing=config.sizing.model_copy(update={"method": sizing}) if sizing else None,
+        )
+    ]
+
+
 def replay_engine(
     config: LabConfig,
     strategy: str,
@@ -118,6 +157,7 @@ def replay_engine(
             )
         )
     broker = PaperBroker(fees, config.fees.slippage)
+    specs += _rollout_books(config, loaded, candles, symbols, signal_mode, broker)
     feed = ReplayFeed(candles, pace=pace, clock=clock)
     return Engine(
         config,

@@ -29,7 +29,7 @@ from lab.trading.risk import RiskManager
 from lab.trading.signal_record import SignalRecord
 from lab.trading.signals import SignalSource
 from lab.trading.sizing import Sizer, SizingDecision, make_sizer
-from lab.trading.types import Bar
+from lab.trading.types import Bar, Pending
 
 if TYPE_CHECKING:
     from lab.trading.engine import Engine
@@ -123,10 +123,12 @@ class Trader:
 
     def write_bar_ends(self, conn: Any) -> None:
         """The buffered bar ends and the current state, on the engine's flush connection. A shadow
-        book keeps the scans that signalled and an hourly equity point (its trades, orders and daily
-        equity are complete): 30 shadows must not write 30 times what the active book writes."""
+        book keeps the scans that signalled and an hourly equity point, and the batch's last (its
+        trades, orders and daily equity are complete): 30 shadows must not write 30 times what the
+        active book writes."""
         shadow = self.spec.mode == "shadow"
-        for t, scans, new_day, equity, cash, events in self.bar_ends:
+        last = len(self.bar_ends) - 1
+        for i, (t, scans, new_day, equity, cash, events) in enumerate(self.bar_ends):
             ledger.record_scans(
                 conn,
                 self.book,
@@ -137,7 +139,7 @@ class Trader:
             if new_day:
                 ledger.snapshot(conn, self.book, "daily", t, equity, cash)
             ledger.record_rejections(conn, self.book, t, [(None, r, d) for r, d in events])
-            if not shadow or t.minute == 0:
+            if not shadow or t.minute == 0 or i == last:  # the last one: a rebuilt state resumes there
                 ledger.snapshot(conn, self.book, "bar", t, equity, cash)
         ledger.save_state(conn, self.book, self.state)
         self.bar_ends.clear()
@@ -192,11 +194,16 @@ class Trader:
                 sized.append(decision)
                 return (None if decision.skip else decision.fraction), decision.reason
 
+            pending = self.state.pending_map()
+            if self.state.liquidate:  # a rollout takes this book's capital: every position exits now
+                pending = {sym: Pending(exit=True) for sym in self.positions} | {
+                    sym: Pending() for sym in pending if sym not in self.positions
+                }
             decisions = decide(
                 self.symbols,
                 bars,
                 self.positions,
-                self.state.pending_map(),
+                pending,
                 self.config.trading_capital.max_open_positions,
                 size_entry,
                 lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
