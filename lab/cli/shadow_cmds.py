@@ -87,8 +87,40 @@ def promote_cmd(
     for r in results:
         colour = "green" if r.decision == "promote" else "yellow"
         console.print(f"  [{colour}]{r.shadow}[/]: {r.reason}")
-    if not dry_run and any(r.decision == "promote" for r in results):
-        console.print(
-            "  the staged rollout of a promoted shadow is not automated yet: promote by hand with "
-            "`lab shadows` and the strategy files (see the issue notes)"
-        )
+    winners = sorted((r for r in results if r.decision == "promote"), key=lambda r: -r.dsr)
+    if not dry_run and winners:
+        from lab.core.errors import LabError
+        from lab.research.promotions import difference_sigma
+        from lab.trading.rollout_engine import start_rollout
+
+        best = winners[0]
+        try:
+            console.print(
+                "  " + start_rollout(cfg, best.shadow, active, difference_sigma(cfg, best.shadow, active))
+            )
+        except LabError as exc:
+            console.print(f"  [yellow]{best.shadow} not rolled out: {exc}[/]")
+
+
+@reports_errors
+def rollout_cmd() -> None:
+    """The rollouts: candidate, stage, status, and every event with its reason."""
+    from sqlalchemy import select
+
+    from lab.store.db import session_scope
+    from lab.store.models import Rollout, RolloutEvent
+
+    with session_scope(config()) as s:
+        rows = s.scalars(select(Rollout).order_by(Rollout.id)).all()
+        if not rows:
+            console.print("no rollout yet: `lab promote` starts one when a shadow passes every test")
+            return
+        for r in rows:
+            console.print(
+                f"[bold]rollout #{r.id}[/] {r.candidate} in {r.book} against {r.previous}: {r.status} "
+                f"(stage {r.state.get('stage', 0) + 1}) {r.state.get('reason', '')}"
+            )
+            for e in s.scalars(
+                select(RolloutEvent).where(RolloutEvent.rollout_id == r.id).order_by(RolloutEvent.id)
+            ):
+                console.print(f"  {e.day} {e.kind:11s} share {e.share:.0%}  {e.detail}")

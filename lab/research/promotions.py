@@ -78,3 +78,14 @@ def evaluate_shadows(config: LabConfig, active: str = "paper", dry_run: bool = F
 
 def _num(x: float) -> float | None:
     return None if x != x or x in (float("inf"), float("-inf")) else float(x)
+
+
+def difference_sigma(config: LabConfig, shadow: str, active: str = "paper") -> float:
+    """The standard deviation of the daily difference between a shadow's and the active book's
+    returns over their common days (the rollout's CUSUM is in units of it)."""
+    from lab.research.promoter import aligned
+
+    with session_scope(config) as s:
+        ids = dict(s.execute(select(Book.key, Book.id).where(Book.key.in_([shadow, active]))).all())
+        both = aligned(daily_returns(s, ids[shadow]), daily_returns(s, ids[active]))
+    return float((both["shadow"] - both["active"]).std())

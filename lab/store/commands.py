@@ -21,6 +21,8 @@ KNOWN = {
     "faults_off",
     "agent_enable",
     "agent_disable",
+    "shadow_retire",
+    "promote_now",
 }
 
 

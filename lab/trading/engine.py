@@ -175,6 +175,7 @@ class Engine:
                 describe,
                 self.start_notebook,
                 lambda name, on, reason, source=cmd.source: self.set_agent(name, on, reason, source),
+                {"shadow_retire": self._retire_shadow, "promote_now": self._promote_now},
             )
             for trader in self.traders[1:]:  # the same effect on every other book's state
                 for attr in ("paused", "pause_reason", "stopped", "consecutive_losses", "faults_enabled"):
@@ -208,6 +209,34 @@ class Engine:
             with session_scope(self.config) as s:
                 votes_store.set_agent_state(s, name, on, reason, source)
         return f"agent {name} {'enabled' if on else 'disabled'} in {', '.join(changed)}"
+
+    def _retire_shadow(self, args: dict) -> str:
+        from lab.trading.shadows import key_of, retire_shadow
+
+        key = key_of(str(args.get("shadow", "")))
+        message = retire_shadow(self.config, key, str(args.get("reason") or "retired by the operator"))
+        for trader in self.traders:
+            if trader.spec.key == key:
+                trader.disabled = "retired"  # from the next bar on; its record stays
+        return message
+
+    def _promote_now(self, args: dict) -> str:
+        """The operator's promotion: the rollout starts (its checks still apply to every stage)."""
+        from lab.research.promotions import difference_sigma
+        from lab.trading.rollout_engine import start_rollout
+        from lab.trading.shadows import key_of
+
+        key = key_of(str(args.get("shadow", "")))
+        self.flush()
+        sigma = difference_sigma(self.config, key, self.primary.spec.key)
+        if not sigma > 0:
+            raise LabError(
+                f"{key}: too few common days with {self.primary.spec.key} to scale the rollout's checks"
+            )
+        return (
+            start_rollout(self.config, key, self.primary.spec.key, sigma)
+            + " (restart the engine to begin it)"
+        )
 
     def _start_rollout(self) -> None:
         """A running rollout whose candidate trades in this engine: its driver, and the first stage's

@@ -26,6 +26,7 @@ def dispatch(
     describe: Callable[[], str],
     start_notebook: Callable[[str], str],
     set_agent: Callable[[str, bool, str], str] | None = None,
+    handlers: dict[str, Callable[[dict], str]] | None = None,
 ) -> Operated:
     """Apply one command to the state; `describe` answers `status`, `start_notebook` runs a notebook,
     `set_agent(name, enabled, reason)` enables or disables a voting strategy's agent."""
@@ -54,6 +55,11 @@ def dispatch(
         reason = str(cmd.args.get("reason") or f"{'enabled' if on else 'disabled'} by the operator")
         try:
             return Operated("done", set_agent(name, on, reason))
+        except LabError as exc:
+            return Operated("failed", str(exc))
+    if handlers and cmd.command in handlers:  # the engine's own (shadow_retire, promote_now)
+        try:
+            return Operated("done", handlers[cmd.command](dict(cmd.args or {})))
         except LabError as exc:
             return Operated("failed", str(exc))
     if cmd.command in ("faults_on", "faults_off"):
