@@ -115,3 +115,28 @@ def test_the_promoter_records_every_evaluation_with_n_from_everything_tried(lab_
         assert trials_evaluated(s) == 2  # the backtest and the shadow
         row = s.scalars(select(PromotionEvaluation)).one()
         assert row.dry_run and row.n_trials == 2 and row.numbers["thresholds"]["psr_min"] == 0.95
+
+
+def test_retire_and_promote_now_through_the_command_queue(lab_root):
+    from lab.store import commands
+    from lab.store.models import Rollout
+
+    cfg = make_project(lab_root, days=5)
+    add_shadow(cfg, "bollinger", "bollinger_rsi_reversion")
+    add_shadow(cfg, "donchian", "donchian_atr_breakout")
+    early = commands.enqueue(cfg, "promote_now", shadow="bollinger")  # before any record: refused
+    retire = commands.enqueue(cfg, "shadow_retire", source="dashboard", shadow="shadow:donchian", reason="enough")
+    engine = replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True)
+    engine.run()
+    assert commands.outcome(cfg, retire).status == "done"
+    refused = commands.outcome(cfg, early)
+    assert refused.status == "failed" and "too few common days" in refused.result
+    assert engine.trader("shadow:donchian").disabled == "retired"
+    assert len(engine_trades(cfg, "shadow:donchian")) == 0  # retired before its first bar
+    promote = commands.enqueue(cfg, "promote_now", shadow="bollinger")
+    replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True).run()
+    row = commands.outcome(cfg, promote)
+    assert row.status == "done", row.result
+    assert "rollout #1 of shadow:bollinger started" in row.result
+    with db.session_scope(cfg) as s:
+        assert s.scalars(select(Rollout)).one().status == "running"
