@@ -483,13 +483,27 @@ def bench_books(tmp: Path) -> list[tuple[str, str, str]]:
 
     one = max(replay(f"one{i}", []) for i in range(2))
     two = max(replay(f"two{i}", [ExtraBook("shadow:b", "bollinger_rsi_reversion")]) for i in range(2))
-    return [
+    rows = [
         (
             "engine replay with a second book (bollinger_rsi_reversion beside ema_rsi_volume), 3 symbols × 7 days",
             f"{two:,.0f} bar-steps/s",
             f"one book {one:,.0f} bar-steps/s in the same run → a second book costs {1 - two / one:.0%} of the throughput (best of 2 each)",
         )
     ]
+    # shadows: candidates (parameter variants of the three strategies) in virtual books on the same bars
+    variants = [("ema_rsi_volume", {"fast": f, "slow": sl}) for f in (6, 9, 12, 15) for sl in (30, 40, 50)]
+    variants += [("bollinger_rsi_reversion", {}), ("donchian_atr_breakout", {})] * 9
+    for n in (10, 30):
+        books = [ExtraBook(f"shadow:v{k}", name, params) for k, (name, params) in enumerate(variants[:n])]
+        rate = replay(f"shadows{n}", books)
+        rows.append(
+            (
+                f"engine replay with {n} shadows, 3 symbols × 7 days (the active strategy's bar-steps)",
+                f"{rate:,.0f} bar-steps/s",
+                f"goal ≥ 2,000 with 30; 0 shadows {one:,.0f} bar-steps/s in the same run → {rate / one:.2f}x",
+            )
+        )
+    return rows
 
 
 def bench_postgres(tmp: Path) -> list[tuple[str, str, str]]:

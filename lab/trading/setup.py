@@ -75,13 +75,18 @@ def _rollout_books(
 ) -> list[BookSpec]:
     """The book a running rollout's candidate trades real (here: paper) capital in, through the
     engine's own broker; it starts with no capital (the rollout moves it there)."""
+    from sqlalchemy import select
+
     from lab.store.db import session_scope
+    from lab.store.models import Rollout
     from lab.trading.rollout_engine import running_rollout
 
     with session_scope(config) as s:
         row = running_rollout(s)
-        if row is None:
-            return []
+        if row is None:  # a completed rollout's book holds the capital now: it keeps trading
+            row = s.scalars(select(Rollout).order_by(Rollout.id.desc())).first()
+            if row is None or row.status != "completed":
+                return []
         book, state = row.book, dict(row.state)
     other = load_strategy(state["strategy"], config.strategies_dir, config.agents, config.agents_store)
     if other.cls.timeframe != loaded.cls.timeframe:

@@ -43,5 +43,8 @@ def test_shadows_view_shows_evaluations_rollout_and_sends_commands(lab_root):
     assert "shadow_retire queued" in app.outcome.value
     promote.click()
     with session_scope(cfg) as s:
-        assert [c.command for c in s.scalars(select(Command).order_by(Command.id))] == ["shadow_retire", "promote_now"]
+        assert [c.command for c in s.scalars(select(Command).order_by(Command.id))] == [
+            "shadow_retire",
+            "promote_now",
+        ]
     assert app.figure.outputs and "plotly" in str(app.figure.outputs[0]["data"]).lower()

@@ -141,5 +141,10 @@ def test_sigkill_during_the_rollout_leaves_one_consistent_stage_and_loses_no_tra
     )
     assert done.returncode == 0, done.stderr
     assert [(d, k, sh) for d, k, sh in events(cfg)] == [(d, k, sh) for d, k, sh in events(ref)]
+    counts = {
+        b: (len(engine_trades(ref, b)), len(engine_trades(cfg, b)))
+        for b in ("paper", "shadow:bollinger", "rollout:bollinger")
+    }
     for book in ("paper", "shadow:bollinger", "rollout:bollinger"):
+        assert counts[book][0] == counts[book][1], (book, counts)
         assert_same_trades(engine_trades(ref, book), engine_trades(cfg, book))

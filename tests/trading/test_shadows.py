@@ -125,7 +125,9 @@ def test_retire_and_promote_now_through_the_command_queue(lab_root):
     add_shadow(cfg, "bollinger", "bollinger_rsi_reversion")
     add_shadow(cfg, "donchian", "donchian_atr_breakout")
     early = commands.enqueue(cfg, "promote_now", shadow="bollinger")  # before any record: refused
-    retire = commands.enqueue(cfg, "shadow_retire", source="dashboard", shadow="shadow:donchian", reason="enough")
+    retire = commands.enqueue(
+        cfg, "shadow_retire", source="dashboard", shadow="shadow:donchian", reason="enough"
+    )
     engine = replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True)
     engine.run()
     assert commands.outcome(cfg, retire).status == "done"
