@@ -157,7 +157,7 @@ def statistics_report(config: LabConfig) -> bool:
     bench = truth_benchmarks(readonly_engine(config.db_url))
     for row in bench["per_strategy"]:
         console.print(
-            f"  {row['strategy']} ({row['mode']}): {row['trades']} closed trades, win rate {row['win_rate']:.1%}, "
+            f"  {row['strategy']} ({row['book']}): {row['trades']} closed trades, win rate {row['win_rate']:.1%}, "
             f"net P&L {row['net_pnl']:,.2f} after {row['fees']:,.2f} fees, max drawdown {row['max_drawdown']:.1%}, "
             f"{row['consecutive_losses']} losses in a row now"
         )

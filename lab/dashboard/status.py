@@ -211,7 +211,7 @@ class StatusApp(DashboardApp):
             "no engine trades yet",
             [
                 "strategy",
-                "mode",
+                "book",
                 "strategy_version",
                 "trades",
                 "win_rate",

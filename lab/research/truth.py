@@ -1,5 +1,5 @@
 """Truth benchmarks: plain, verifiable facts about the trading record that nothing generated can
-rewrite. Each is one obvious query (or a loop over one query's rows), per strategy and mode (paper,
+rewrite. Each is one obvious query (or a loop over one query's rows), per book (its strategy and mode: paper,
 live, shadow), tested on a seeded database against values computed by hand and on an empty one.
 
 Time windows (24h/7d/30d) end at `as_of`: by default the newest bar the engine scanned, so a replay of
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from lab.core.clock import to_utc
 from lab.core.metrics import drawdown
-from lab.store.models import EngineTrade, EquitySnapshot, ScanResult
+from lab.store.models import Book, EngineTrade, EquitySnapshot, ScanResult
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
@@ -28,6 +28,7 @@ WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
 class TradeBenchmarks:
     strategy: str
     mode: str
+    book: str  # the account (paper, live, shadow:NAME, rollout:NAME): each book is judged on its own
     strategy_version: str  # of the newest trade
     trades: int  # closed
     open_trades: int
@@ -65,6 +66,7 @@ def trade_benchmarks(conn: Connection) -> list[TradeBenchmarks]:
     cols = [
         EngineTrade.strategy,
         EngineTrade.mode,
+        func.coalesce(Book.key, EngineTrade.mode),
         EngineTrade.strategy_version,
         EngineTrade.status,
         EngineTrade.pnl,
@@ -74,13 +76,17 @@ def trade_benchmarks(conn: Connection) -> list[TradeBenchmarks]:
     ]
     # trade order by exit time (the times themselves are not needed); plain tuples from the driver:
     # pandas probes every SQLAlchemy Row for attributes (0.7 s per 100,000 rows)
-    cursor = conn.execute(select(*cols).order_by(EngineTrade.exit_time, EngineTrade.id))
+    cursor = conn.execute(
+        select(*cols)
+        .outerjoin(Book, Book.id == EngineTrade.book_id)
+        .order_by(EngineTrade.exit_time, EngineTrade.id)
+    )
     frame = pd.DataFrame(
         [tuple(r) for r in cursor.all()],
-        columns=["strategy", "mode", "version", "status", "pnl", "entry_fees", "exit_fees", "id"],
+        columns=["strategy", "mode", "book", "version", "status", "pnl", "entry_fees", "exit_fees", "id"],
     )
     out = []
-    for (strategy, mode), g in frame.groupby(["strategy", "mode"], sort=True):
+    for (strategy, mode, book), g in frame.groupby(["strategy", "mode", "book"], sort=True):
         closed = g[g["status"] == "closed"]
         pnl = closed["pnl"].to_numpy(dtype=float)
         fees = float((closed["entry_fees"] + closed["exit_fees"]).sum())
@@ -90,6 +96,7 @@ def trade_benchmarks(conn: Connection) -> list[TradeBenchmarks]:
             TradeBenchmarks(
                 strategy=str(strategy),
                 mode=str(mode),
+                book=str(book),
                 strategy_version=str(g.sort_values("id")["version"].iloc[-1]),
                 trades=len(closed),
                 open_trades=int((g["status"] == "open").sum()),
@@ -108,19 +115,27 @@ def trade_benchmarks(conn: Connection) -> list[TradeBenchmarks]:
 
 
 def max_drawdowns(conn: Connection) -> dict[str, float]:
-    """Largest peak-to-trough fall of each mode's bar equity (lab.core.metrics.drawdown)."""
+    """Largest peak-to-trough fall of each book's bar equity (lab.core.metrics.drawdown): several
+    shadows of one mode each have their own curve, which must not be interleaved."""
     out = {}
-    for (mode,) in conn.execute(select(EquitySnapshot.mode).distinct()).all():
+    books = conn.execute(
+        select(func.coalesce(Book.key, EquitySnapshot.mode), EquitySnapshot.book_id)
+        .select_from(EquitySnapshot)
+        .outerjoin(Book, Book.id == EquitySnapshot.book_id)
+        .distinct()
+    ).all()
+    for key, book_id in books:
+        where = EquitySnapshot.book_id == book_id if book_id is not None else EquitySnapshot.book_id.is_(None)
         eq = (
             conn.execute(
                 select(EquitySnapshot.equity)
-                .where(EquitySnapshot.mode == mode, EquitySnapshot.kind == "bar")
+                .where(where, EquitySnapshot.kind == "bar")
                 .order_by(EquitySnapshot.bar_time, EquitySnapshot.id)
             )
             .scalars()
             .all()
         )
-        out[str(mode)] = float(drawdown(pd.Series(eq, dtype=float)).min()) if eq else 0.0
+        out[str(key)] = float(drawdown(pd.Series(eq, dtype=float)).min()) if eq else 0.0
     return out
 
 
@@ -163,14 +178,14 @@ def activity(
 def truth_benchmarks(
     db: Engine, as_of: datetime | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Every benchmark, JSON-safe: per (strategy, mode) trade figures, per-mode drawdown, activity."""
+    """Every benchmark, JSON-safe: per book (strategy, mode) trade figures, per-book drawdown, activity."""
     with db.connect() as conn:
         trades = trade_benchmarks(conn)
         dd = max_drawdowns(conn)
         act = activity(conn, as_of, now)
     return {
-        "per_strategy": [asdict(t) | {"max_drawdown": dd.get(t.mode, 0.0)} for t in trades],
-        "max_drawdown_by_mode": dd,
+        "per_strategy": [asdict(t) | {"max_drawdown": dd.get(t.book, 0.0)} for t in trades],
+        "max_drawdown_by_book": dd,
         "activity": asdict(act),
     }
 

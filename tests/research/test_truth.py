@@ -96,7 +96,7 @@ def test_empty_database_gives_empty_benchmarks_not_errors(cfg):
     bench = truth_benchmarks(
         readonly_engine(cfg.db_url) if (cfg.data_dir / "lab.db").exists() else _fresh(cfg)
     )
-    assert bench["per_strategy"] == [] and bench["max_drawdown_by_mode"] == {}
+    assert bench["per_strategy"] == [] and bench["max_drawdown_by_book"] == {}
     act = bench["activity"]
     assert act["scans"] == {"24h": 0, "7d": 0, "30d": 0} and act["last_signal"] is None
     assert act["hours_since_last_signal"] is None or math.isnan(act["hours_since_last_signal"])
@@ -107,3 +107,54 @@ def _fresh(cfg):
 
     ensure_schema(cfg.db_url)
     return readonly_engine(cfg.db_url)
+
+
+def test_two_shadow_books_of_one_strategy_are_judged_apart(cfg):
+    """Each book has its own trades and its own equity curve: interleaving two books' snapshots would
+    invent drawdowns neither had."""
+    from datetime import UTC, datetime, timedelta
+
+    from lab.store.models import Book, EngineTrade, EquitySnapshot
+
+    t0 = datetime(2025, 5, 1, tzinfo=UTC)
+    with session_scope(cfg) as s:
+        for key, equity, pnl in (("shadow:a", [100, 110, 120], 5.0), ("shadow:b", [50, 40, 45], -3.0)):
+            book = Book(key=key, strategy="ensemble", strategy_version="1.0.0", params={}, mode="shadow")
+            s.add(book)
+            s.flush()
+            s.add(
+                EngineTrade(
+                    book_id=book.id,
+                    mode="shadow",
+                    strategy="ensemble",
+                    strategy_version="1.0.0",
+                    symbol="BTC/USD",
+                    entry_time=t0,
+                    exit_time=t0,
+                    size=1,
+                    entry_price=1,
+                    exit_price=1,
+                    entry_fees=0,
+                    exit_fees=0,
+                    pnl=pnl,
+                    status="closed",
+                )
+            )
+            for k, e in enumerate(equity):
+                s.add(
+                    EquitySnapshot(
+                        book_id=book.id,
+                        mode="shadow",
+                        kind="bar",
+                        bar_time=t0 + timedelta(minutes=5 * k),
+                        equity=e,
+                        cash=e,
+                        positions_value=0,
+                    )
+                )
+    bench = truth_benchmarks(readonly_engine(cfg.db_url))
+    rows = {r["book"]: r for r in bench["per_strategy"]}
+    assert rows["shadow:a"]["net_pnl"] == 5.0 and rows["shadow:b"]["net_pnl"] == -3.0
+    assert rows["shadow:a"]["max_drawdown"] == 0.0 and rows["shadow:b"]["max_drawdown"] == pytest.approx(
+        40 / 50 - 1
+    )
