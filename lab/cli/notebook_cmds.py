@@ -106,17 +106,19 @@ def schedule_cmd(
     list_jobs: bool = typer.Option(False, "--list", help="Show jobs and their next run times"),
     once: str = typer.Option(None, "--once", help="Run one job now and exit"),
 ) -> None:
-    """Run the notebook scheduler (cron entries in lab.toml [schedule.*]) until SIGTERM."""
+    """Run the scheduler (cron entries in lab.toml [schedule.*]: notebooks and the promoter) until SIGTERM."""
+    from lab.cli.shadow_cmds import promote_task
     from lab.pipeline import scheduler
 
     cfg = config()
+    tasks = {"promote": promote_task}
     if list_jobs:
         jobs = scheduler.planned(cfg)
-        print_frame(pd.DataFrame([j.__dict__ for j in jobs]), title="scheduled notebook jobs (UTC)")
+        print_frame(pd.DataFrame([j.__dict__ for j in jobs]), title="scheduled jobs (UTC)")
         return
     if once:
-        outcome = scheduler.run_job(cfg, once)
+        outcome = scheduler.run_job(cfg, once, tasks)
         console.print(f"{once}: {outcome.status} in {outcome.duration_s:.1f} s → {outcome.output_html}")
         raise typer.Exit(0 if outcome.status == "succeeded" else 1)
     console.print(f"scheduler running {len(cfg.schedule)} job(s); SIGTERM or Ctrl-C stops it")
-    scheduler.serve(cfg)
+    scheduler.serve(cfg, tasks)

@@ -51,17 +51,40 @@ def retire_cmd(
     console.print(retire_shadow(config(), name, reason))
 
 
+def promote(cfg, active: str = "paper", dry_run: bool = False) -> tuple[list, str]:
+    """The promoter's evaluations (recorded) and, unless a dry run, the rollout of the best promoted
+    shadow; returns the evaluations and what happened, in words."""
+    from lab.core.errors import LabError
+    from lab.research.promotions import difference_sigma, evaluate_shadows
+    from lab.trading.rollout_engine import start_rollout
+
+    results = evaluate_shadows(cfg, active, dry_run=dry_run)
+    winners = sorted((r for r in results if r.decision == "promote"), key=lambda r: -r.dsr)
+    if not winners:
+        return results, f"{len(results)} shadow(s) evaluated, none promoted"
+    if dry_run:
+        return results, f"{winners[0].shadow} would be promoted (dry run: nothing started)"
+    best = winners[0]
+    try:
+        return results, start_rollout(cfg, best.shadow, active, difference_sigma(cfg, best.shadow, active))
+    except LabError as exc:
+        return results, f"{best.shadow} not rolled out: {exc}"
+
+
+def promote_task(cfg) -> str:
+    """`task = "promote"` in a [schedule.*] entry."""
+    return promote(cfg)[1]
+
+
 @reports_errors
 def promote_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Evaluate and record, change nothing"),
     active: str = typer.Option("paper", help="The active book the shadows are compared with"),
 ) -> None:
     """Compare every active shadow with the active strategy on the same days (PSR, minimum track record,
-    paired t-test, deflated Sharpe with N = every candidate evaluated); every evaluation is recorded."""
-    from lab.research.promotions import evaluate_shadows
-
-    cfg = config()
-    results = evaluate_shadows(cfg, active, dry_run=dry_run)
+    paired t-test, deflated Sharpe with N = every candidate evaluated); every evaluation is recorded;
+    without --dry-run the best promoted shadow's staged rollout starts."""
+    results, said = promote(config(), active, dry_run)
     if not results:
         console.print("no active shadows to evaluate")
         return
@@ -87,19 +110,7 @@ def promote_cmd(
     for r in results:
         colour = "green" if r.decision == "promote" else "yellow"
         console.print(f"  [{colour}]{r.shadow}[/]: {r.reason}")
-    winners = sorted((r for r in results if r.decision == "promote"), key=lambda r: -r.dsr)
-    if not dry_run and winners:
-        from lab.core.errors import LabError
-        from lab.research.promotions import difference_sigma
-        from lab.trading.rollout_engine import start_rollout
-
-        best = winners[0]
-        try:
-            console.print(
-                "  " + start_rollout(cfg, best.shadow, active, difference_sigma(cfg, best.shadow, active))
-            )
-        except LabError as exc:
-            console.print(f"  [yellow]{best.shadow} not rolled out: {exc}[/]")
+    console.print(f"  {said}")
 
 
 @reports_errors

@@ -305,10 +305,23 @@ class ShadowConfig(Frozen):
 
 
 class ScheduleJob(Frozen):
-    notebook: str
+    """A cron entry: a notebook run, or one of the lab's tasks (the promoter)."""
+
+    notebook: str | None = None
+    task: Literal["promote"] | None = None  # `lab promote` on a schedule
     cron: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one(self) -> ScheduleJob:
+        if (self.notebook is None) == (self.task is None):
+            raise ValueError("a scheduled job names exactly one of notebook or task")
+        return self
+
+    @property
+    def what(self) -> str:
+        return self.notebook if self.notebook is not None else f"task {self.task}"
 
 
 class LabConfig(Frozen):

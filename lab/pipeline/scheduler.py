@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,20 +43,46 @@ def trigger_for(name: str, job: ScheduleJob) -> CronTrigger:
         ) from None
 
 
-def run_job(config: LabConfig, name: str) -> RunOutcome:
+# The lab's tasks by name (`task = "promote"` in a [schedule.*] entry). The pipeline layer does not
+# reach the promoter itself: the command line registers the callables (lab.cli.notebook_cmds).
+Task = Callable[[LabConfig], str]
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    status: str  # succeeded, failed
+    duration_s: float
+    output_html: str  # what it said (a task leaves no report)
+    error: str | None = None
+
+
+def run_job(config: LabConfig, name: str, tasks: dict[str, Task] | None = None) -> RunOutcome | TaskOutcome:
     """Run one scheduled job now."""
     if name not in config.schedule:
         raise NotebookError(
             f"no scheduled job {name!r}; jobs: {', '.join(sorted(config.schedule)) or 'none'}"
         )
     job = config.schedule[name]
+    if job.task is not None:
+        import time
+
+        task = (tasks or {}).get(job.task)
+        if task is None:
+            raise NotebookError(f"schedule.{name}: task {job.task!r} is not available to this scheduler")
+        began = time.monotonic()
+        try:
+            said = task(config)
+        except Exception as exc:  # recorded in the log; the scheduler goes on
+            return TaskOutcome("failed", time.monotonic() - began, "", f"{type(exc).__name__}: {exc}")
+        return TaskOutcome("succeeded", time.monotonic() - began, said)
+    assert job.notebook is not None
     return run_notebook(config, job.notebook, dict(job.parameters), trigger=f"schedule:{name}")
 
 
-def _safe_run(config: LabConfig, name: str) -> None:
+def _safe_run(config: LabConfig, name: str, tasks: dict[str, Task] | None = None) -> None:
     # A failing or crashing job is logged and recorded; it must never take the scheduler down.
     try:
-        outcome = run_job(config, name)
+        outcome = run_job(config, name, tasks)
         log.info("job %s: %s in %.1f s (%s)", name, outcome.status, outcome.duration_s, outcome.output_html)
     except Exception:
         log.exception("job %s crashed", name)
@@ -81,7 +108,7 @@ def planned(config: LabConfig, now: datetime | None = None) -> list[PlannedJob]:
         out.append(
             PlannedJob(
                 name,
-                job.notebook,
+                job.what,
                 job.cron,
                 trigger.get_next_fire_time(None, now) if job.enabled else None,
                 job.enabled,
@@ -102,22 +129,24 @@ def record_plan(config: LabConfig, scheduler: Any) -> None:
             session.add(
                 ScheduledJob(
                     name=job.id,
-                    notebook=spec.notebook,
+                    notebook=spec.what,
                     cron=spec.cron,
                     next_run=getattr(job, "next_run_time", None),
                 )
             )
 
 
-def build_scheduler(config: LabConfig, scheduler: Any | None = None) -> Any:
-    """A scheduler with every enabled job added (not started)."""
+def build_scheduler(
+    config: LabConfig, scheduler: Any | None = None, tasks: dict[str, Task] | None = None
+) -> Any:
+    """A scheduler with every enabled job added (not started); `tasks` runs the task entries."""
     scheduler = scheduler or BlockingScheduler(timezone="UTC")
     for name, job in config.schedule.items():
         if job.enabled:
             scheduler.add_job(
                 _safe_run,
                 trigger_for(name, job),
-                args=(config, name),
+                args=(config, name, tasks),
                 id=name,
                 name=name,
                 max_instances=1,
@@ -128,9 +157,9 @@ def build_scheduler(config: LabConfig, scheduler: Any | None = None) -> Any:
     return scheduler
 
 
-def serve(config: LabConfig) -> None:
+def serve(config: LabConfig, tasks: dict[str, Task] | None = None) -> None:
     """Run the scheduler in the foreground until SIGTERM/SIGINT; a running job finishes first."""
-    scheduler = build_scheduler(config)
+    scheduler = build_scheduler(config, tasks=tasks)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %s: shutting down after running jobs finish", signum)

@@ -112,3 +112,40 @@ def test_notebook_run_takes_name_value_pairs_as_the_readme_shows():
         split_pairs(["-p", "n_sims"])
     with pytest.raises(NotebookError, match="unexpected argument 'oops'"):
         split_pairs(["oops"])
+
+
+def test_a_task_entry_runs_the_registered_task_and_a_failure_is_an_outcome(cfg):
+    cfg = _with_jobs(cfg, daily={"task": "promote", "cron": "30 0 * * *"})
+    said = []
+    out = scheduler.run_job(cfg, "daily", {"promote": lambda c: said.append(c) or "2 shadows evaluated"})
+    assert out.status == "succeeded" and out.output_html == "2 shadows evaluated" and said == [cfg]
+
+    def boom(_c):
+        raise RuntimeError("no paper book")
+
+    failed = scheduler.run_job(cfg, "daily", {"promote": boom})
+    assert failed.status == "failed" and "no paper book" in failed.error
+    with pytest.raises(NotebookError, match="task 'promote' is not available"):
+        scheduler.run_job(cfg, "daily", {})
+    assert scheduler.planned(cfg)[0].notebook == "task promote"
+
+
+def test_a_job_names_exactly_one_of_notebook_or_task():
+    with pytest.raises(ValueError, match="exactly one of notebook or task"):
+        ScheduleJob(cron="0 1 * * *")
+    with pytest.raises(ValueError, match="exactly one of notebook or task"):
+        ScheduleJob(notebook="backtest", task="promote", cron="0 1 * * *")
+    with pytest.raises(ValueError):
+        ScheduleJob(task="astrology", cron="0 1 * * *")
+
+
+def test_the_daily_promoter_task_evaluates_the_shadows(lab_root):
+    from lab.cli.shadow_cmds import promote_task
+    from lab.trading.setup import replay_engine
+    from lab.trading.shadows import add_shadow
+    from tests.trading.helpers import SYMBOLS, make_project
+
+    cfg = make_project(lab_root, days=2)
+    add_shadow(cfg, "bollinger", "bollinger_rsi_reversion")
+    replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True).run()
+    assert promote_task(cfg) == "1 shadow(s) evaluated, none promoted"
