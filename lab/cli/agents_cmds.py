@@ -71,16 +71,14 @@ def stored_closes(cfg, symbols: list[str], timeframe: str, exchanges: list[str])
     return out
 
 
-@app.command("report")
-@reports_errors
-def report_cmd(
-    strategy: str = typer.Option("ensemble", help="The voting strategy whose decisions are judged"),
-    since: str = typer.Option(None, help="Only decisions from this UTC time on", callback=utc_time),
-    book: str = typer.Option(None, help="An engine book's record (default: paper, else the newest backtest)"),
-    experiment: int = typer.Option(None, help="A backtest's record (experiment id)"),
-    snapshot: bool = typer.Option(True, help="Save today's agent_performance snapshot"),
-) -> None:
-    """Per agent: votes, abstentions, hit rate (Wilson CI), IC (Fisher-z CI), the flag and its evidence."""
+def build(
+    cfg,
+    strategy: str = "ensemble",
+    experiment: int | None = None,
+    book: str | None = None,
+    since: str | None = None,
+):
+    """The agent report of a scope, with the closes of its decisions' symbols from the candle store."""
     from sqlalchemy import select
 
     from lab.research.agent_records import agent_performance, resolve_scope
@@ -88,7 +86,6 @@ def report_cmd(
     from lab.store.db import readonly_engine
     from lab.store.models import Experiment, VoteDecision
 
-    cfg = config()
     engine = readonly_engine(cfg.db_url)
     with engine.connect() as conn:
         scope = resolve_scope(conn, strategy, experiment, book)
@@ -112,15 +109,40 @@ def report_cmd(
             pd.Timedelta("5min"),
             datetime.fromisoformat(since) if since else None,
         )
-    report = AgentReport(cfg, scope, table, votes)
+    return AgentReport(cfg, scope, table, votes)
+
+
+def snapshot_task(cfg) -> str:
+    """`task = "agents"` in a [schedule.*] entry: today's agent_performance snapshot of the ensemble."""
+    report = build(cfg)
+    n = report.save_snapshot() if not report.table.empty else 0
+    flagged = report.table[report.table["flagged"]]["agent"].tolist() if n else []
+    return f"{n} agent_performance rows for {report.scope.label}; flagged: {', '.join(flagged) or 'none'}"
+
+
+@app.command("report")
+@reports_errors
+def report_cmd(
+    strategy: str = typer.Option("ensemble", help="The voting strategy whose decisions are judged"),
+    since: str = typer.Option(None, help="Only decisions from this UTC time on", callback=utc_time),
+    book: str = typer.Option(
+        None,
+        help="An engine book's record (default: the first book trading the strategy, else the newest backtest)",
+    ),
+    experiment: int = typer.Option(None, help="A backtest's record (experiment id)"),
+    snapshot: bool = typer.Option(True, help="Save today's agent_performance snapshot"),
+) -> None:
+    """Per agent: votes, abstentions, hit rate (Wilson CI), IC (Fisher-z CI), the flag and its evidence."""
+    report = build(config(), strategy, experiment, book, since)
     print_frame(
-        report.leaderboard(), title=f"{strategy}: agents on {report.decisions:,} decisions ({scope.label})"
+        report.leaderboard(),
+        title=f"{strategy}: agents on {report.decisions:,} decisions ({report.scope.label})",
     )
     console.print("[bold]flags and their evidence[/]")
     for row in report.flags().itertuples(index=False):
         colour = "red" if row.flagged else "green"
         console.print(f"  [{colour}]{row.agent}[/]: {row.reason}")
-    if snapshot and not table.empty:
+    if snapshot and not report.table.empty:
         n = report.save_snapshot()
         console.print(f"  {n} agent_performance rows saved for today")
     console.print(report.verdict())

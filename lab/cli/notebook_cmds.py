@@ -107,11 +107,12 @@ def schedule_cmd(
     once: str = typer.Option(None, "--once", help="Run one job now and exit"),
 ) -> None:
     """Run the scheduler (cron entries in lab.toml [schedule.*]: notebooks and the promoter) until SIGTERM."""
+    from lab.cli.agents_cmds import snapshot_task
     from lab.cli.shadow_cmds import promote_task
     from lab.pipeline import scheduler
 
     cfg = config()
-    tasks = {"promote": promote_task}
+    tasks = {"promote": promote_task, "agents": snapshot_task}
     if list_jobs:
         jobs = scheduler.planned(cfg)
         print_frame(pd.DataFrame([j.__dict__ for j in jobs]), title="scheduled jobs (UTC)")

@@ -308,7 +308,7 @@ class ScheduleJob(Frozen):
     """A cron entry: a notebook run, or one of the lab's tasks (the promoter)."""
 
     notebook: str | None = None
-    task: Literal["promote"] | None = None  # `lab promote` on a schedule
+    task: Literal["promote", "agents"] | None = None  # `lab promote` / `lab agents report` on a schedule
     cron: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True

@@ -28,8 +28,9 @@ class Scope:
 def resolve_scope(
     conn: Any, strategy: str, experiment_id: int | None = None, book: str | None = None
 ) -> Scope:
-    """A given experiment or book; by default the paper book when it has decisions of the strategy,
-    else the newest backtest of the strategy that recorded votes."""
+    """A given experiment or book; by default the engine's record: the paper book when it trades the
+    strategy, else the first book that does (a shadow) with decisions; else the newest backtest of the
+    strategy that recorded votes."""
     if experiment_id is not None:
         return Scope(strategy, experiment_id=experiment_id, label=f"backtest #{experiment_id}")
     if book is not None:
@@ -37,14 +38,14 @@ def resolve_scope(
         if book_id is None:
             raise LabError(f"no engine book {book!r}")
         return Scope(strategy, book_id=book_id, label=f"engine book {book}")
-    paper = conn.execute(select(Book.id).where(Book.key == "paper", Book.strategy == strategy)).scalar()
-    if (
-        paper is not None
-        and conn.execute(
-            select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == paper)
-        ).scalar()
-    ):
-        return Scope(strategy, book_id=paper, label="engine book paper")
+    candidates = conn.execute(
+        select(Book.id, Book.key).where(Book.strategy == strategy).order_by(Book.key != "paper", Book.id)
+    ).all()
+    for book_id, key in candidates:
+        if conn.execute(
+            select(func.count()).select_from(VoteDecision).where(VoteDecision.book_id == book_id)
+        ).scalar():
+            return Scope(strategy, book_id=book_id, label=f"engine book {key}")
     newest = conn.execute(
         select(func.max(VoteDecision.experiment_id)).where(VoteDecision.strategy == strategy)
     ).scalar()

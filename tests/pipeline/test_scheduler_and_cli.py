@@ -149,3 +149,22 @@ def test_the_daily_promoter_task_evaluates_the_shadows(lab_root):
     add_shadow(cfg, "bollinger", "bollinger_rsi_reversion")
     replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True).run()
     assert promote_task(cfg) == "1 shadow(s) evaluated, none promoted"
+
+
+def test_the_daily_agent_snapshot_task_judges_the_engine_record(lab_root):
+    from sqlalchemy import func, select
+
+    from lab.cli.agents_cmds import snapshot_task
+    from lab.store.db import session_scope
+    from lab.store.models import AgentPerformance
+    from lab.trading.setup import replay_engine
+    from lab.trading.shadows import add_shadow
+    from tests.trading.helpers import SYMBOLS, agent_project
+
+    cfg = agent_project(lab_root, days=2)
+    add_shadow(cfg, "ensemble", "ensemble", {"entry_threshold": 0.2, "exit_threshold": 0.2})
+    replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True).run()
+    said = snapshot_task(cfg)
+    assert said.startswith("10 agent_performance rows for engine book shadow:ensemble")
+    with session_scope(cfg) as s:
+        assert s.scalar(select(func.count()).select_from(AgentPerformance)) == 10
