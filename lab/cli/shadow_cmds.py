@@ -55,7 +55,8 @@ def promote(cfg, active: str = "paper", dry_run: bool = False) -> tuple[list, st
     """The promoter's evaluations (recorded) and, unless a dry run, the rollout of the best promoted
     shadow; returns the evaluations and what happened, in words."""
     from lab.core.errors import LabError
-    from lab.research.promotions import difference_sigma, evaluate_shadows
+    from lab.research.promotions import evaluate_shadows
+    from lab.store.equity import difference_sigma
     from lab.trading.rollout_engine import start_rollout
 
     results = evaluate_shadows(cfg, active, dry_run=dry_run)

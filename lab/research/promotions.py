@@ -6,30 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import func, insert, select
 
 from lab.core.config import LabConfig
 from lab.core.errors import LabError
 from lab.research.promoter import Evaluation, evaluate
 from lab.store.db import session_scope
-from lab.store.models import Book, EquitySnapshot, Experiment, PromotionEvaluation
-
-
-def daily_returns(conn: Any, book_id: int) -> pd.Series:
-    """Returns between the book's daily equity points (the close of each UTC day's first bar)."""
-    rows = conn.execute(
-        select(EquitySnapshot.bar_time, EquitySnapshot.equity)
-        .where(EquitySnapshot.book_id == book_id, EquitySnapshot.kind == "daily")
-        .order_by(EquitySnapshot.bar_time)
-    ).all()
-    if len(rows) < 2:
-        return pd.Series(dtype=float)
-    eq = pd.Series(
-        [r[1] for r in rows], index=pd.DatetimeIndex([pd.Timestamp(r[0]) for r in rows]).floor("D")
-    )
-    eq = eq[~eq.index.duplicated(keep="last")]
-    return eq.pct_change().dropna()
+from lab.store.equity import daily_returns
+from lab.store.models import Book, Experiment, PromotionEvaluation
 
 
 def trials_evaluated(conn: Any) -> int:
@@ -78,14 +62,3 @@ def evaluate_shadows(config: LabConfig, active: str = "paper", dry_run: bool = F
 
 def _num(x: float) -> float | None:
     return None if x != x or x in (float("inf"), float("-inf")) else float(x)
-
-
-def difference_sigma(config: LabConfig, shadow: str, active: str = "paper") -> float:
-    """The standard deviation of the daily difference between a shadow's and the active book's
-    returns over their common days (the rollout's CUSUM is in units of it)."""
-    from lab.research.promoter import aligned
-
-    with session_scope(config) as s:
-        ids = dict(s.execute(select(Book.key, Book.id).where(Book.key.in_([shadow, active]))).all())
-        both = aligned(daily_returns(s, ids[shadow]), daily_returns(s, ids[active]))
-    return float((both["shadow"] - both["active"]).std())

@@ -222,7 +222,7 @@ class Engine:
 
     def _promote_now(self, args: dict) -> str:
         """The operator's promotion: the rollout starts (its checks still apply to every stage)."""
-        from lab.research.promotions import difference_sigma
+        from lab.store.equity import difference_sigma
         from lab.trading.rollout_engine import start_rollout
         from lab.trading.shadows import key_of
 
