@@ -56,7 +56,13 @@ class Anomaly(Agent):
                 return model, float(np.quantile(model.score_samples(train), p.quantile))
 
             (model, threshold), _ = store.get_or_fit(
-                key, fit, {"train_start": str(candles.index[b.train_start]), "train_end": str(candles.index[b.train_stop - 1]), "n": len(train)}
+                key,
+                fit,
+                {
+                    "train_start": str(candles.index[b.train_start]),
+                    "train_end": str(candles.index[b.train_stop - 1]),
+                    "n": len(train),
+                },
             )
             block = np.arange(b.start, b.stop)
             ok = block[finite[block]]
@@ -68,4 +74,11 @@ class Anomaly(Agent):
             conf[ok] = np.where(odd, np.clip((threshold - score) / 0.1 + 0.5, 0.5, 1.0), 0.0)
         vote_s, conf_s = pd.Series(vote, index=candles.index), pd.Series(conf, index=candles.index)
         no_fit = np.isnan(vote) & finite
-        return Votes.of(vote_s, conf_s, {MISSING_INPUT: ~finite & (np.arange(len(X)) >= self.warmup()), NOT_ENOUGH_HISTORY: no_fit | ~finite})
+        return Votes.of(
+            vote_s,
+            conf_s,
+            {
+                MISSING_INPUT: ~finite & (np.arange(len(X)) >= self.warmup()),
+                NOT_ENOUGH_HISTORY: no_fit | ~finite,
+            },
+        )

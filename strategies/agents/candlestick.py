@@ -42,7 +42,9 @@ class Candlestick(Agent):
             total += out
             firing += out != 0
         vote = pd.Series(np.clip(total, -1, 1), index=candles.index)
-        confidence = pd.Series(np.minimum(1.0, firing / self.params.patterns_for_full_confidence), index=candles.index)
+        confidence = pd.Series(
+            np.minimum(1.0, firing / self.params.patterns_for_full_confidence), index=candles.index
+        )
         confidence[vote == 0] = 0.0
         young = np.arange(len(c)) < self.warmup()
         return Votes.of(vote, confidence, {NOT_ENOUGH_HISTORY: young})

@@ -35,4 +35,6 @@ class FundingRate(Agent):
         else:
             x = live.funding_rate / self.params.full_rate
             vote.iloc[-1], conf.iloc[-1], reasons[-1] = float(-np.clip(x, -1, 1)), float(min(1.0, abs(x))), ""
-        return Votes(vote.rename("vote"), conf.rename("confidence"), pd.Series(reasons, index=index, name="abstain"))
+        return Votes(
+            vote.rename("vote"), conf.rename("confidence"), pd.Series(reasons, index=index, name="abstain")
+        )

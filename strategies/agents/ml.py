@@ -55,7 +55,7 @@ class ML(Agent):
 
     def horizon_bars(self, index: pd.DatetimeIndex) -> int:
         step = bar_ns(index) or int(300e9)
-        return max(1, int(round(self.params.horizon_hours * 3600e9 / step)))
+        return max(1, round(self.params.horizon_hours * 3600e9 / step))
 
     def votes(self, candles, live=None):
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -81,7 +81,11 @@ class ML(Agent):
 
             def fit(Xt=Xt, yt=yt):
                 return HistGradientBoostingClassifier(
-                    max_iter=p.max_iter, max_leaf_nodes=15, learning_rate=0.1, early_stopping=False, random_state=0
+                    max_iter=p.max_iter,
+                    max_leaf_nodes=15,
+                    learning_rate=0.1,
+                    early_stopping=False,
+                    random_state=0,
                 ).fit(Xt, yt)
 
             model, record = store.get_or_fit(
@@ -90,7 +94,7 @@ class ML(Agent):
                 {
                     "train_start": str(candles.index[rows[0]]),
                     "train_end": str(candles.index[rows[-1]]),
-                    "n": int(len(rows)),
+                    "n": len(rows),
                     "base_rate": float(yt.mean()),
                 },
             )

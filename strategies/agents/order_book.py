@@ -40,4 +40,6 @@ class OrderBook(Agent):
                 vote.iloc[-1] = float(np.clip(imbalance / self.params.full_imbalance, -1, 1))
                 conf.iloc[-1] = float(min(1.0, abs(imbalance) / self.params.full_imbalance))
                 reasons[-1] = ""
-        return Votes(vote.rename("vote"), conf.rename("confidence"), pd.Series(reasons, index=index, name="abstain"))
+        return Votes(
+            vote.rename("vote"), conf.rename("confidence"), pd.Series(reasons, index=index, name="abstain")
+        )

@@ -37,7 +37,11 @@ class Regime(Agent):
             index=candles.index,
         )
         confidence = pd.Series(
-            np.select([label.isin(["trend_up", "trend_down"]), label == "high_vol"], [0.4 + 0.6 * strength, 0.6], 0.0),
+            np.select(
+                [label.isin(["trend_up", "trend_down"]), label == "high_vol"],
+                [0.4 + 0.6 * strength, 0.6],
+                0.0,
+            ),
             index=candles.index,
         )
         young = pd.Series(np.arange(len(candles)) < self.warmup(), index=candles.index)

@@ -70,17 +70,37 @@ class RL(Agent):
         for b in walk_forward_blocks(candles.index, p.retrain_hours, p.train_bars, p.min_train, 1):
             seed = int(candles.index[b.start].value // 10**9) % (2**31) + p.seed  # by time, not position
             # The Q-table after this boundary depends on every transition so far: the key chains them.
-            chain = digest(s_train[seen : b.train_stop + 1], ret[seen : b.train_stop + 1], extra=f"{chain}|{candles.index[b.start]}|{seed}")
+            chain = digest(
+                s_train[seen : b.train_stop + 1],
+                ret[seen : b.train_stop + 1],
+                extra=f"{chain}|{candles.index[b.start]}|{seed}",
+            )
             seen = b.train_stop + 1
 
             def train(b=b, seed=seed):
-                r = q_learning(s_train, ret, q, visits, b.train_start, b.train_stop + 1, p.episodes, p.alpha, p.gamma, p.epsilon, p.fee, seed)
+                r = q_learning(
+                    s_train,
+                    ret,
+                    q,
+                    visits,
+                    b.train_start,
+                    b.train_stop + 1,
+                    p.episodes,
+                    p.alpha,
+                    p.gamma,
+                    p.epsilon,
+                    p.fee,
+                    seed,
+                )
                 return q.copy(), visits.copy(), float(r)
 
             (q_saved, visits_saved, mean_reward), _ = store.get_or_fit(
                 chain,
                 train,
-                {"trained_through": str(candles.index[b.train_stop]), "predicts_from": str(candles.index[b.start])},
+                {
+                    "trained_through": str(candles.index[b.train_stop]),
+                    "predicts_from": str(candles.index[b.start]),
+                },
             )
             q[:], visits[:] = q_saved, visits_saved  # the persisted Q-table (trained now or before)
             curve.append((str(candles.index[b.start]), mean_reward))
@@ -105,7 +125,10 @@ class RL(Agent):
             "wins": int(sum(r > 0 for r in trades)),
         }
         return Votes.of(
-            pd.Series(vote, index=candles.index), pd.Series(conf, index=candles.index), {NOT_ENOUGH_HISTORY: np.isnan(vote)}, diagnostics
+            pd.Series(vote, index=candles.index),
+            pd.Series(conf, index=candles.index),
+            {NOT_ENOUGH_HISTORY: np.isnan(vote)},
+            diagnostics,
         )
 
 

@@ -35,4 +35,6 @@ class Technical(Agent):
         vote = (0.5 * trend + 0.3 * momentum + 0.2 * hist).clip(-1, 1)
         agreement = (np.sign(trend) + np.sign(momentum) + np.sign(hist)).abs() / 3.0
         young = pd.Series(np.arange(len(close)) < self.warmup(), index=close.index)
-        return Votes.of(vote, agreement, {NOT_ENOUGH_HISTORY: young, MISSING_INPUT: vote.isna() | agreement.isna()})
+        return Votes.of(
+            vote, agreement, {NOT_ENOUGH_HISTORY: young, MISSING_INPUT: vote.isna() | agreement.isna()}
+        )

@@ -48,7 +48,10 @@ class TimePattern(Agent):
         step = pd.Timedelta(bar_ns(candles.index) or 1)
         nxt = candles.index + step  # the bar each row's vote is about
         votes, confs, enough = [], [], np.zeros(len(close), dtype=bool)
-        for key, weight in ((nxt.hour.to_numpy(), 1.0), (nxt.dayofweek.to_numpy() * 24 + nxt.hour.to_numpy(), 0.5)):
+        for key, weight in (
+            (nxt.hour.to_numpy(), 1.0),
+            (nxt.dayofweek.to_numpy() * 24 + nxt.hour.to_numpy(), 0.5),
+        ):
             mean, sd, n = _past_stats(r, key, p.lookback)
             with np.errstate(divide="ignore", invalid="ignore"):
                 t = (mean / (sd / np.sqrt(n))).replace([np.inf, -np.inf], np.nan)

@@ -26,7 +26,9 @@ class Volume(Agent):
         ratio = ta.volume_ratio(volume, p.period)
         direction = np.sign(close - candles["open"])
         surge = np.tanh((ratio - 1.0).clip(lower=0)) * direction
-        obv = pd.Series(talib.OBV(close.to_numpy(dtype=float), volume.to_numpy(dtype=float)), index=close.index)
+        obv = pd.Series(
+            talib.OBV(close.to_numpy(dtype=float), volume.to_numpy(dtype=float)), index=close.index
+        )
         obv_ema = ta.ema(obv, p.period)
         scale = volume.rolling(p.period).mean() * np.sqrt(p.period)
         with np.errstate(divide="ignore", invalid="ignore"):
