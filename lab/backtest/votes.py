@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lab.core.agents import VoteArrays
 from lab.core.contract import Signals
 from lab.store.votes import AgentVoteRow, DecisionRow
 
@@ -23,10 +24,7 @@ def decision_rows(
         decided = np.flatnonzero(entries ^ exits)
         if not len(decided):
             continue
-        names = list(sig.votes)
-        vote = np.column_stack([sig.votes[n].vote.to_numpy(dtype=float)[decided] for n in names])
-        conf = np.column_stack([sig.votes[n].confidence.to_numpy(dtype=float)[decided] for n in names])
-        reason = np.column_stack([sig.votes[n].abstain.to_numpy(dtype=object)[decided] for n in names])
+        arrays = VoteArrays(sig.votes)
         info = sig.info if sig.info is not None else pd.DataFrame(index=sig.entries.index)
         score = (
             info["score"].to_numpy(dtype=float)[decided] if "score" in info else np.full(len(decided), np.nan)
@@ -46,16 +44,7 @@ def decision_rows(
                     None if np.isnan(score[k]) else float(score[k]),
                     int(voters[k]) if np.isfinite(voters[k]) else 0,
                     None if labels is None or labels[k] != labels[k] else str(labels[k]),
-                    tuple(
-                        AgentVoteRow(
-                            n,
-                            None if np.isnan(vote[k, j]) else float(vote[k, j]),
-                            None if np.isnan(conf[k, j]) else float(conf[k, j]),
-                            reason[k, j] or None,
-                            n in enabled,
-                        )
-                        for j, n in enumerate(names)
-                    ),
+                    tuple(AgentVoteRow(*v) for v in arrays.at(int(i), enabled)),
                 )
             )
     rows.sort(key=lambda r: (r.bar_time, r.symbol))

@@ -117,6 +117,29 @@ class Agent:
         raise NotImplementedError
 
 
+class VoteArrays:
+    """A voting strategy's votes for one symbol as arrays, read per decision bar as plain rows
+    (agent, vote, confidence, reason, enabled) the engine and the backtester store alike."""
+
+    def __init__(self, votes: dict[str, Any]) -> None:
+        self.names = list(votes)
+        self.vote = np.column_stack([v.vote.to_numpy(dtype=float) for v in votes.values()])
+        self.conf = np.column_stack([v.confidence.to_numpy(dtype=float) for v in votes.values()])
+        self.reason = np.column_stack([v.abstain.to_numpy(dtype=object) for v in votes.values()])
+
+    def at(self, i: int, enabled: set[str]) -> tuple:
+        return tuple(
+            (
+                name,
+                None if self.vote[i, k] != self.vote[i, k] else float(self.vote[i, k]),
+                None if self.conf[i, k] != self.conf[i, k] else float(self.conf[i, k]),
+                self.reason[i, k] or None,
+                name in enabled,
+            )
+            for k, name in enumerate(self.names)
+        )
+
+
 def blend(votes: dict[str, Votes], weights: dict[str, float], index: pd.Index) -> tuple[pd.Series, pd.Series]:
     """The ensemble's score per bar, sum(w*c*v) / sum(w*c) over the agents that voted (abstentions are in
     neither sum), and how many agents voted. NaN where no agent voted with any weight."""

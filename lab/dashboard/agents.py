@@ -12,19 +12,14 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from lab.core.config import LabConfig, load_config
-from lab.core.errors import LabError
 from lab.dashboard import queries as q
-from lab.dashboard.base import DashboardApp, figure_output
+from lab.dashboard.base import DashboardApp, figure_output, validate_refresh
 from lab.dashboard.render import badge
 from lab.research.agent_figures import leaderboard_figure
 from lab.store.models import AgentPerformance, Command
 from lab.store.votes import agent_states
 
-
-def validate_parameters(refresh_seconds: float) -> float:
-    if not isinstance(refresh_seconds, int | float) or not 1 <= refresh_seconds <= 3600:
-        raise LabError(f"refresh_seconds = {refresh_seconds!r}: must be a number of seconds from 1 to 3600")
-    return float(refresh_seconds)
+validate_parameters = validate_refresh  # the view notebook's parameters: the refresh interval
 
 
 def snapshot(db: Any, strategy: str | None) -> tuple[str | None, str | None, list[str], pd.DataFrame]:

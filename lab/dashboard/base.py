@@ -18,6 +18,15 @@ from lab.store.db import readonly_engine
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
+def validate_refresh(refresh_seconds: float) -> float:
+    """A view notebook's refresh interval: a number of seconds from 1 to 3600."""
+    from lab.core.errors import LabError
+
+    if not isinstance(refresh_seconds, int | float) or not 1 <= refresh_seconds <= 3600:
+        raise LabError(f"refresh_seconds = {refresh_seconds!r}: must be a number of seconds from 1 to 3600")
+    return float(refresh_seconds)
+
+
 def output_entry(data: dict[str, Any]) -> dict[str, Any]:
     """One entry of an Output widget's outputs: a mime bundle to display."""
     return {"output_type": "display_data", "data": data, "metadata": {}}

@@ -13,17 +13,12 @@ import plotly.graph_objects as go
 from sqlalchemy import func, select
 
 from lab.core.config import LabConfig, load_config
-from lab.core.errors import LabError
 from lab.dashboard import queries as q
-from lab.dashboard.base import DashboardApp, figure_output
+from lab.dashboard.base import DashboardApp, figure_output, validate_refresh
 from lab.dashboard.render import badge
 from lab.store.models import Book, EquitySnapshot, PromotionEvaluation, Rollout, RolloutEvent
 
-
-def validate_parameters(refresh_seconds: float) -> float:
-    if not isinstance(refresh_seconds, int | float) or not 1 <= refresh_seconds <= 3600:
-        raise LabError(f"refresh_seconds = {refresh_seconds!r}: must be a number of seconds from 1 to 3600")
-    return float(refresh_seconds)
+validate_parameters = validate_refresh  # the view notebook's parameters: the refresh interval
 
 
 def shadow_rows(db: Any) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from lab.core.config import LabConfig, load_config
 from lab.core.plots import equity_drawdown_figure
 from lab.dashboard import queries as q
-from lab.dashboard.base import DashboardApp, figure_output, note
+from lab.dashboard.base import DashboardApp, figure_output, note, validate_refresh
 from lab.dashboard.painted import PagePainted
 from lab.dashboard.render import badge, limit_bar, table
 from lab.research.truth import benchmarks_frame, truth_benchmarks
@@ -34,11 +34,10 @@ def validate_parameters(refresh_seconds: float, mode: str) -> tuple[float, str]:
     """The dashboard notebook's parameters: a refresh interval of 1 s to 1 h, mode paper or live."""
     from lab.core.errors import LabError
 
-    if not isinstance(refresh_seconds, int | float) or not 1 <= refresh_seconds <= 3600:
-        raise LabError(f"refresh_seconds = {refresh_seconds!r}: must be a number of seconds from 1 to 3600")
+    refresh_seconds = validate_refresh(refresh_seconds)
     if mode not in ("paper", "live"):
         raise LabError(f"mode = {mode!r}: must be 'paper' or 'live'")
-    return float(refresh_seconds), mode
+    return refresh_seconds, mode
 
 
 TRUTH_EVERY_S = 60.0

@@ -56,54 +56,32 @@ def aligned(shadow: pd.Series, active: pd.Series) -> pd.DataFrame:
     return both.sort_index()
 
 
+def _insufficient(name: str, days: int, n_trials: int, reason: str) -> Evaluation:
+    nan = float("nan")
+    return Evaluation(name, days, nan, nan, nan, nan, nan, nan, nan, n_trials, {}, "insufficient", reason)
+
+
 def evaluate(
     name: str, shadow: pd.Series, active: pd.Series, n_trials: int, cfg: PromoterConfig
 ) -> Evaluation:
     """Every test on the common days; the decision and, in words, why."""
     both = aligned(shadow, active)
     n = len(both)
-    nan = float("nan")
     if n < max(cfg.min_days, 3):
-        return Evaluation(
-            name,
-            n,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            n_trials,
-            {},
-            "insufficient",
-            f"{n} common days of returns, {cfg.min_days} needed before any judgement",
+        return _insufficient(
+            name, n, n_trials, f"{n} common days of returns, {cfg.min_days} needed before any judgement"
         )
     s, a = both["shadow"].to_numpy(), both["active"].to_numpy()
     ms, ma = sharpe_moments(s), sharpe_moments(a)
     if ms is None:
-        return Evaluation(
-            name,
-            n,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            n_trials,
-            {},
-            "insufficient",
-            "the shadow's returns do not vary: no Sharpe ratio",
-        )
+        return _insufficient(name, n, n_trials, "the shadow's returns do not vary: no Sharpe ratio")
     sr_s, _, skew, kurt = ms
     sr_a = ma[0] if ma is not None else 0.0
     psr = probabilistic_sharpe(sr_s, n, skew, kurt, sr_a)
     mintrl = min_track_record(sr_s, skew, kurt, sr_a, cfg.track_alpha)
     diff = s - a
     if np.std(diff) <= 1e-12 * max(1.0, abs(float(np.mean(diff)))):  # a constant difference: no variance
-        t, p = nan, (0.0 if diff[0] > 0 else 1.0)
+        t, p = float("nan"), (0.0 if diff[0] > 0 else 1.0)
     else:
         res = stats.ttest_1samp(diff, 0.0, alternative="greater")
         t, p = float(res.statistic), float(res.pvalue)

@@ -65,6 +65,11 @@ def _signals_for(
     raise ValueError(f"signal_mode must be 'precomputed' or 'rolling', got {signal_mode!r}")
 
 
+def _own_sizing(config: LabConfig, method: str | None) -> Any:
+    """A book's own [sizing] with another method (a shadow's "kelly"), or None: the config's."""
+    return config.sizing.model_copy(update={"method": method}) if method else None
+
+
 def _rollout_books(
     config: LabConfig,
     loaded: Any,
@@ -104,7 +109,7 @@ def _rollout_books(
             broker,
             _signals_for(config, other, their, candles, symbols, signal_mode),
             capital_share=0.0,
-            sizing=config.sizing.model_copy(update={"method": sizing}) if sizing else None,
+            sizing=_own_sizing(config, sizing),
         )
     ]
 
@@ -158,7 +163,7 @@ def replay_engine(
                 PaperBroker(fees, config.fees.slippage),
                 _signals_for(config, other, their, candles, symbols, signal_mode),
                 capital_share=extra.capital_share,
-                sizing=config.sizing.model_copy(update={"method": extra.sizing}) if extra.sizing else None,
+                sizing=_own_sizing(config, extra.sizing),
             )
         )
     broker = PaperBroker(fees, config.fees.slippage)
@@ -284,9 +289,7 @@ def live_engine(
                         ),
                     ),
                     capital_share=extra.capital_share,
-                    sizing=config.sizing.model_copy(update={"method": extra.sizing})
-                    if extra.sizing
-                    else None,
+                    sizing=_own_sizing(config, extra.sizing),
                 )
             )
     if live:

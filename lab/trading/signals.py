@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from lab.core.agents import VoteArrays
 from lab.core.contract import Signals, Strategy
 from lab.strategy.checks import compute_signals
 from lab.strategy.regime import regime_labels
@@ -26,28 +27,6 @@ class SignalSource(Protocol):
         """Feed one closed bar per symbol; returns per symbol the pending orders, indicator values,
         regime and (on a voting strategy's decision bars) its agents' votes."""
         ...
-
-
-class VoteArrays:
-    """A voting strategy's votes for one symbol as arrays, read per decision bar."""
-
-    def __init__(self, votes: dict[str, Any]) -> None:
-        self.names = list(votes)
-        self.vote = np.column_stack([v.vote.to_numpy(dtype=float) for v in votes.values()])
-        self.conf = np.column_stack([v.confidence.to_numpy(dtype=float) for v in votes.values()])
-        self.reason = np.column_stack([v.abstain.to_numpy(dtype=object) for v in votes.values()])
-
-    def at(self, i: int, enabled: set[str]) -> tuple:
-        return tuple(
-            (
-                name,
-                None if self.vote[i, k] != self.vote[i, k] else float(self.vote[i, k]),
-                None if self.conf[i, k] != self.conf[i, k] else float(self.conf[i, k]),
-                self.reason[i, k] or None,
-                name in enabled,
-            )
-            for k, name in enumerate(self.names)
-        )
 
 
 def _enabled(strategy: Any) -> set[str]:
@@ -203,13 +182,6 @@ class RollingSignals:
             pending = pending_at(sig, -1)
             votes = None
             if sig.votes and (pending.entry or pending.exit):
-                votes = VoteArrays(_tail(sig.votes)).at(0, _enabled(self.strategy))
+                votes = VoteArrays(sig.votes).at(-1, _enabled(self.strategy))
             out[symbol] = ScanUpdate(pending, _indicators(sig, -1), str(regime_labels(frame).iloc[-1]), votes)
         return out
-
-
-def _tail(votes: dict[str, Any]) -> dict[str, Any]:
-    """Each agent's votes on the last bar only (a Votes of one row)."""
-    from lab.core.agents import Votes
-
-    return {k: Votes(v.vote.iloc[-1:], v.confidence.iloc[-1:], v.abstain.iloc[-1:]) for k, v in votes.items()}
