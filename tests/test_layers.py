@@ -8,7 +8,7 @@ ALLOWED = {
     "core": set(),
     "store": {"core"},
     "market": {"core", "store"},
-    "strategy": {"core", "market"},
+    "strategy": {"core", "market", "sandbox"},
     "backtest": {"core", "store", "strategy", "market"},
     "trading": {"core", "store", "market", "strategy"},
     "pipeline": {"core", "store"},

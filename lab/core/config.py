@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab.core.errors import ConfigError
 from lab.core.kelly import KellyRule
+from lab.core.llm_config import LLMConfig
 from lab.core.timeframes import timeframe_ms
 
 ENV_PREFIX = "LAB_"
@@ -344,6 +345,7 @@ class LabConfig(Frozen):
     promoter: PromoterConfig = PromoterConfig()
     shadows: dict[str, ShadowConfig] = Field(default_factory=dict)
     schedule: dict[str, ScheduleJob] = Field(default_factory=dict)
+    llm: LLMConfig = LLMConfig()
 
     def path(self, p: Path) -> Path:
         """Resolve a configured path against the project root."""

@@ -133,6 +133,44 @@ def _read_capped(stream: Any, cap: int, out: list[bytes], over: threading.Event)
         out.append(chunk)
 
 
+def limits_payload(limits: Limits, cpu_seconds: int | None = None) -> dict[str, int]:
+    return {
+        "cpu_seconds": cpu_seconds or limits.cpu_seconds,
+        "memory_mb": limits.memory_mb,
+        "file_mb": limits.file_mb,
+        "open_files": limits.open_files,
+        "max_output": limits.max_output,
+    }
+
+
+def _own_workdir(work: Path, mode: str) -> tuple[Path, tuple[int, int] | None]:
+    """Hand the run's directory to the uid the child drops to; return its path as the child sees it."""
+    drop = _nobody() if os.geteuid() == 0 else None
+    if drop:
+        for p in (work, *work.iterdir()):
+            os.chown(p, *drop)
+    work.chmod(0o700)
+    return (Path(WORK_MOUNT) if mode != "process only" else work), drop
+
+
+def child_command(work: Path, mode: str, module: str) -> list[str]:
+    """The command that starts `python -I -m module` inside the namespaces (where this machine allows)."""
+    python = [sys.executable, "-I", "-m", module]
+    if mode == "process only":
+        return python
+    root = os.geteuid() == 0
+    return [
+        *UNSHARE,
+        *([] if root else ["--user", "--map-root-user"]),
+        "sh",
+        "-c",
+        _MOUNTS,
+        "sh",
+        str(work),
+        *python,
+    ]
+
+
 def run_untrusted(
     source: str,
     *,
@@ -158,19 +196,12 @@ def run_untrusted(
                 seconds=time.perf_counter() - started,
             )
     mode = isolation_mode()
-    root = os.geteuid() == 0
     work = Path(tempfile.mkdtemp(prefix="lab-sandbox-"))
     try:
         (work / "module.py").write_text(source)
         if db_path is not None:
             shutil.copyfile(db_path, work / "snapshot.db")
-        namespaced = mode != "process only"
-        inside = Path(WORK_MOUNT) if namespaced else work
-        drop = _nobody() if root else None
-        if drop:
-            for p in (work, *work.iterdir()):
-                os.chown(p, *drop)
-        work.chmod(0o700)
+        inside, drop = _own_workdir(work, mode)
         job = {
             "source": str(inside / "module.py"),
             "module_name": module_name,
@@ -179,28 +210,9 @@ def run_untrusted(
             "schema": schema or {},
             "workdir": str(inside),
             "drop_to": drop,
-            "limits": {
-                "cpu_seconds": limits.cpu_seconds,
-                "memory_mb": limits.memory_mb,
-                "file_mb": limits.file_mb,
-                "open_files": limits.open_files,
-                "max_output": limits.max_output,
-            },
+            "limits": limits_payload(limits),
         }
-        python = [sys.executable, "-I", "-m", "lab.sandbox.child"]
-        if namespaced:
-            cmd = [
-                *UNSHARE,
-                *([] if root else ["--user", "--map-root-user"]),
-                "sh",
-                "-c",
-                _MOUNTS,
-                "sh",
-                str(work),
-                *python,
-            ]
-        else:
-            cmd = python
+        cmd = child_command(work, mode, "lab.sandbox.child")
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,

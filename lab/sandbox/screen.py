@@ -39,6 +39,8 @@ ALLOWED_IMPORTS = frozenset(
 )
 # Lab modules untrusted code may import by their full name (the metrics every report uses).
 ALLOWED_LAB_MODULES = frozenset({"lab.core.metrics", "lab.core.analysis"})
+# What a generated strategy may import besides: the contract it implements and the indicator helpers.
+STRATEGY_LAB_MODULES = frozenset({"lab.core.contract", "lab.strategy.indicators"})
 FORBIDDEN_NAMES = frozenset(
     {
         "__build_class__",
@@ -93,12 +95,14 @@ class Finding:
         return f"line {self.line}: {self.reason}"
 
 
-def _allowed(name: str) -> bool:
-    return name.split(".")[0] in ALLOWED_IMPORTS or name in ALLOWED_LAB_MODULES
-
-
-def screen(source: str, filename: str = "<module>") -> list[Finding]:
+def screen(
+    source: str, filename: str = "<module>", lab_modules: frozenset[str] = ALLOWED_LAB_MODULES
+) -> list[Finding]:
     """Every reason to refuse this source (empty: it passes the screen)."""
+
+    def _allowed(name: str) -> bool:
+        return name.split(".")[0] in ALLOWED_IMPORTS or name in lab_modules
+
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:

@@ -547,3 +547,7 @@ class ScheduledJob(Base):
     cron: Mapped[str] = mapped_column(String(64))
     next_run: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# The orchestrator's tables share this metadata (imported last: they need Base)
+from lab.store import models_llm as _models_llm  # noqa: E402,F401

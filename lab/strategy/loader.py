@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.core.agents import VotingStrategy
-from lab.core.config import AgentsConfig
+from lab.core.config import AgentsConfig, SandboxConfig
 from lab.core.contract import Strategy
 from lab.core.errors import StrategyError
 
@@ -52,7 +52,7 @@ def resolve_path(name_or_path: str, strategies_dir: Path) -> Path:
         if not candidate.is_file():
             raise StrategyError(f"{candidate}: no such strategy file")
         return candidate.resolve()
-    for folder in FOLDERS:
+    for folder in (*FOLDERS, "candidates/generated"):
         path = strategies_dir / folder / f"{name_or_path}.py"
         if path.is_file():
             return path.resolve()
@@ -107,11 +107,18 @@ def load_strategy(
     strategies_dir: Path,
     agents: AgentsConfig | None = None,
     agents_store: Path | None = None,
+    sandbox: SandboxConfig | None = None,
 ) -> LoadedStrategy:
     """Execute a strategy file and return its Strategy subclass; errors name the file and the problem.
     A voting strategy gets its agents bound (lab.strategy.agents): `agents` (lab.toml's [agents], the
     defaults when None) from strategies_dir/agents, learning agents keeping their models in agents_store."""
     path = resolve_path(name_or_path, strategies_dir)
+    stage = path.parent.name if path.parent.name in FOLDERS else "external"
+    from lab.strategy.sandboxed import is_generated, sandboxed_class
+
+    if is_generated(path):  # generated code: never executed in this process
+        proxy, code_hash = sandboxed_class(path, sandbox)
+        return LoadedStrategy(cls=proxy, path=path, code_hash=code_hash, stage="candidates")
     module, code_hash = exec_file(path, "lab_strategy")
     cls = single_subclass(module, Strategy, path)
     for attr in ("name", "timeframe", "version"):
@@ -127,5 +134,4 @@ def load_strategy(
         panel = AgentPanel.from_config(agents or AgentsConfig(), strategies_dir / "agents", agents_store)
         cls = type(cls.__name__, (cls,), {"panel": panel, "__module__": cls.__module__})
         code_hash = hashlib.sha256((code_hash + panel.fingerprint).encode()).hexdigest()
-    stage = path.parent.name if path.parent.name in FOLDERS else "external"
     return LoadedStrategy(cls=cls, path=path, code_hash=code_hash, stage=stage)

@@ -25,7 +25,11 @@ def test_models_match_migrations(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.db'}"
     db.upgrade(url)
     with db.get_engine(url).connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # The spool's FTS5 index (a virtual table and its shadow tables) is not a model: raw SQL in 0012.
+        context = MigrationContext.configure(
+            conn, opts={"include_name": lambda name, kind, _p: not (kind == "table" and name.startswith("thoughts_fts"))}
+        )
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 
