@@ -15,6 +15,17 @@ ALLOWED = {
     "sandbox": {"core"},
     "research": {"core", "store", "sandbox"},
     "dashboard": {"core", "store", "research", "pipeline"},
+    "orchestrator": {
+        "core",
+        "store",
+        "market",
+        "strategy",
+        "backtest",
+        "trading",
+        "research",
+        "sandbox",
+        "pipeline",
+    },
 }
 
 

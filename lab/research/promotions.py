@@ -14,14 +14,16 @@ from lab.research.promoter import Evaluation, evaluate
 from lab.store.db import session_scope
 from lab.store.equity import daily_returns
 from lab.store.models import Book, Experiment, PromotionEvaluation
+from lab.store.spool import candidates_generated
 
 
 def trials_evaluated(conn: Any) -> int:
     """N of the deflated Sharpe: every backtest's trials (a sweep records all its combinations) and
-    every shadow the lab has ever run (retired and disabled ones too)."""
+    every shadow the lab has ever run (retired and disabled ones too), and every candidate the nightly
+    orchestrator generated that never became a shadow (rejected ones too: they were tried)."""
     experiments = conn.execute(select(func.coalesce(func.sum(Experiment.n_trials), 0))).scalar() or 0
     shadows = conn.execute(select(func.count()).select_from(Book).where(Book.mode == "shadow")).scalar() or 0
-    return int(experiments) + int(shadows)
+    return int(experiments) + int(shadows) + candidates_generated(conn)
 
 
 def evaluate_shadows(config: LabConfig, active: str = "paper", dry_run: bool = False) -> list[Evaluation]:

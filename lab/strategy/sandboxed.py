@@ -24,6 +24,7 @@ from lab.sandbox.worker import SandboxWorker, WorkerError
 GENERATED_MARKER = "# lab: generated"
 GENERATED_DIR = Path("candidates") / "generated"
 _WORKERS: list[SandboxWorker] = []
+_CLASSES: dict[tuple[str, str], tuple[type[Strategy], str]] = {}  # (path, code hash): one worker per file
 
 
 def is_generated(path: Path) -> bool:
@@ -82,6 +83,9 @@ def sandboxed_class(path: Path, sandbox: SandboxConfig | None = None) -> tuple[t
     cfg = sandbox or SandboxConfig()
     source = path.read_text()
     code_hash = hashlib.sha256(source.encode()).hexdigest()
+    known = _CLASSES.get((str(path), code_hash))
+    if known is not None and known[0].worker.alive:  # type: ignore[attr-defined]
+        return known
     try:
         worker = SandboxWorker(
             source, path.name, _limits(cfg), call_seconds=cfg.wall_seconds, cpu_seconds=cfg.cpu_seconds * 180
@@ -123,6 +127,7 @@ def sandboxed_class(path: Path, sandbox: SandboxConfig | None = None) -> tuple[t
             "__init__": __init__,
         },
     )
+    _CLASSES[(str(path), code_hash)] = (cls, code_hash)
     return cls, code_hash
 
 

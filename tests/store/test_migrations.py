@@ -27,7 +27,12 @@ def test_models_match_migrations(tmp_path):
     with db.get_engine(url).connect() as conn:
         # The spool's FTS5 index (a virtual table and its shadow tables) is not a model: raw SQL in 0012.
         context = MigrationContext.configure(
-            conn, opts={"include_name": lambda name, kind, _p: not (kind == "table" and name.startswith("thoughts_fts"))}
+            conn,
+            opts={
+                "include_name": lambda name, kind, _p: (
+                    not (kind == "table" and name.startswith("thoughts_fts"))
+                )
+            },
         )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
