@@ -144,7 +144,7 @@ def run_report(params: BacktestNotebookParams) -> BacktestReport:
     )
     sw = wf = None
     if params.sweep or params.walk_forward_splits:
-        loaded = load_strategy(params.strategy, cfg.strategies_dir, cfg.agents, cfg.agents_store)
+        loaded = load_strategy(params.strategy, cfg.strategies_dir, cfg.agents, cfg.agents_store, cfg.sandbox)
         symbol = params.symbols[0]
         candles = load_many(cfg, params.exchange, [symbol], loaded.cls.timeframe, params.start, params.end)[
             symbol

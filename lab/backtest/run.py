@@ -227,7 +227,9 @@ def run_backtest(
     record: bool = True,
 ) -> BacktestResult:
     """Load the strategy and candles, backtest, and (by default) record the experiment in the DB."""
-    loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
+    loaded = load_strategy(
+        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
+    )
     if timeframe and timeframe != loaded.cls.timeframe:
         raise LabError(f"{loaded.path.name} runs on {loaded.cls.timeframe} candles, not {timeframe}")
     candles = load_many(config, exchange, symbols, loaded.cls.timeframe, start, end)

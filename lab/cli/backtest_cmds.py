@@ -37,7 +37,7 @@ def backtest_cmd(
     symbols = symbols or list(cfg.sample.symbols)
     overrides = json.loads(params) if params else None
     if sweep_grid:
-        loaded = load_strategy(strategy, cfg.strategies_dir, cfg.agents, cfg.agents_store)
+        loaded = load_strategy(strategy, cfg.strategies_dir, cfg.agents, cfg.agents_store, cfg.sandbox)
         grid = loaded.cls.Params.grid(limit=limit)
         candles = load_many(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
         result = sweep(

@@ -14,6 +14,7 @@ from lab.cli import (
     db_cmds,
     engine_cmds,
     kelly_cmds,
+    nightly_cmds,
     notebook_cmds,
     report_cmds,
     shadow_cmds,
@@ -50,6 +51,8 @@ app.add_typer(agents_cmds.app, name="agents")
 app.add_typer(shadow_cmds.app, name="shadows")
 app.command("promote")(shadow_cmds.promote_cmd)
 app.command("rollout")(shadow_cmds.rollout_cmd)
+app.command("nightly")(nightly_cmds.nightly_cmd)
+app.command("thoughts")(nightly_cmds.thoughts_cmd)
 app.add_typer(report_cmds.app, name="report")
 app.command("schedule")(notebook_cmds.schedule_cmd)
 app.command("run")(engine_cmds.run_cmd)

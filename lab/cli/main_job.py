@@ -198,6 +198,17 @@ def run_main_job(config: LabConfig) -> bool:
     agents_report(config)
     console.print("6. promoter (dry run): each shadow against the paper book (lab promote --dry-run)")
     promoter_report(config)
+    console.print(
+        "7. nightly orchestration: one night of the orchestrator (the offline policy without ANTHROPIC_API_KEY)"
+    )
+    outcome = run_notebook(config, "nightly_orchestration", trigger="main")
+    colour = "green" if outcome.status == "succeeded" else "red"
+    console.print(
+        f"  [{colour}]nightly_orchestration: {outcome.status}[/] in {outcome.duration_s:.1f} s → {outcome.output_html}"
+    )
+    if outcome.error:
+        console.print(f"    error: {outcome.error}")
+        ok = False
     index = write_index(config)
     console.rule()
     console.print(f"Reports: open [bold]{index}[/] (every run, newest first; each report works offline)")

@@ -241,14 +241,14 @@ def search(db: Engine, query: str, limit: int = 50) -> pd.DataFrame:
         if db.dialect.name == "sqlite" and _has_fts(c):
             phrase = '"' + query.replace('"', '""') + '"'
             sql = (
-                f"SELECT {cols}, snippet(thoughts_fts, 0, '[', ']', ' … ', 12) AS snippet "
+                f"SELECT {cols}, replace(snippet(thoughts_fts, 0, '«', '»', ' … ', 12), char(10), ' ') AS snippet "
                 "FROM thoughts_fts JOIN thoughts t ON t.id = thoughts_fts.rowid "
                 "WHERE thoughts_fts MATCH :q ORDER BY rank LIMIT :n"
             )
             return pd.read_sql(text(sql), c, params={"q": phrase, "n": limit})
         like = "%" + query.replace("%", r"\%").replace("_", r"\_") + "%"
         sql = (
-            f"SELECT {cols}, substr(t.raw_text, 1, 160) AS snippet FROM thoughts t "
+            f"SELECT {cols}, replace(substr(t.raw_text, 1, 160), char(10), ' ') AS snippet FROM thoughts t "
             "WHERE lower(t.raw_text) LIKE lower(:q) ESCAPE '\\' OR lower(t.error) LIKE lower(:q) ESCAPE '\\' "
             "ORDER BY t.id DESC LIMIT :n"
         )

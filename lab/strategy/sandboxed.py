@@ -91,8 +91,8 @@ def sandboxed_class(path: Path, sandbox: SandboxConfig | None = None) -> tuple[t
             source, path.name, _limits(cfg), call_seconds=cfg.wall_seconds, cpu_seconds=cfg.cpu_seconds * 180
         )
         meta = worker.meta({})
-    except WorkerError as exc:
-        raise StrategyError(f"{path.name}: {exc}") from None
+    except WorkerError as exc:  # its message names the file already
+        raise StrategyError(str(exc)) from None
     _WORKERS.append(worker)
     defaults = meta["params"]
     # The parameters' ranges are checked in the worker (its own Params class); here only the names.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 
 from lab.core.clock import Clock
 from lab.core.config import LabConfig
@@ -93,7 +94,9 @@ def _rollout_books(
             if row is None or row.status != "completed":
                 return []
         book, state = row.book, dict(row.state)
-    other = load_strategy(state["strategy"], config.strategies_dir, config.agents, config.agents_store)
+    other = load_strategy(
+        state["strategy"], config.strategies_dir, config.agents, config.agents_store, config.sandbox
+    )
     if other.cls.timeframe != loaded.cls.timeframe:
         raise LabError(
             f"rollout {book}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
@@ -139,7 +142,9 @@ def replay_engine(
         from lab.trading.shadows import active_shadow_books
 
         books = [*(books or []), *active_shadow_books(config)]
-    loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
+    loaded = load_strategy(
+        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
+    )
     chosen = loaded.create(params).params
     candles = prepare_candles(
         load_many(config, exchange, symbols, loaded.cls.timeframe, start, end), loaded.cls.timeframe
@@ -148,12 +153,21 @@ def replay_engine(
     signals = _signals_for(config, loaded, chosen, candles, symbols, signal_mode)
     specs = []
     for extra in books or []:
-        other = load_strategy(extra.strategy, config.strategies_dir, config.agents, config.agents_store)
-        if other.cls.timeframe != loaded.cls.timeframe:
-            raise LabError(
-                f"book {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+        try:
+            other = load_strategy(
+                extra.strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
             )
-        their = other.create(extra.params).params
+            if other.cls.timeframe != loaded.cls.timeframe:
+                raise LabError(
+                    f"book {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+                )
+            their = other.create(extra.params).params
+            book_signals = _signals_for(config, other, their, candles, symbols, signal_mode)
+        except LabError as exc:
+            if extra.mode != "shadow":
+                raise
+            _disable_shadow(config, extra.key, f"failed to start: {exc}")  # never stops the active book
+            continue
         specs.append(
             BookSpec(
                 extra.key,
@@ -161,7 +175,7 @@ def replay_engine(
                 other,
                 their,
                 PaperBroker(fees, config.fees.slippage),
-                _signals_for(config, other, their, candles, symbols, signal_mode),
+                book_signals,
                 capital_share=extra.capital_share,
                 sizing=_own_sizing(config, extra.sizing),
             )
@@ -181,6 +195,16 @@ def replay_engine(
         start_notebook=start_notebook,
         books=specs,
     )
+
+
+def _disable_shadow(config: LabConfig, key: str, reason: str) -> None:
+    from lab.store.db import session_scope
+    from lab.store.models import Book
+
+    with session_scope(config) as s:
+        book = s.scalar(select(Book).where(Book.key == key))
+        if book is not None:
+            book.status, book.error = "disabled", reason[:2000]
 
 
 def live_engine(
@@ -211,7 +235,9 @@ def live_engine(
             raise LabError(f"--live needs {' and '.join(missing)} in the environment (never in lab.toml)")
         if not config.live.confirm:
             raise LabError("--live refused: set live.confirm = true in lab.toml to allow real orders")
-    loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
+    loaded = load_strategy(
+        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
+    )
     chosen = loaded.create().params
     exchange = exchange or make_exchange(config.market.exchange)
     if live:
@@ -262,15 +288,23 @@ def live_engine(
         from lab.trading.shadows import active_shadow_books
 
         for extra in active_shadow_books(config):
-            other = load_strategy(extra.strategy, config.strategies_dir, config.agents, config.agents_store)
-            their = other.create(extra.params).params
-            if other.cls.timeframe != loaded.cls.timeframe:
-                raise LabError(
-                    f"shadow {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+            try:
+                other = load_strategy(
+                    extra.strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
                 )
-            for s, frame in history.items():
-                require_no_lookahead(other.cls(their), other.code_hash, frame, f"{other.path.name} on {s}")
-                break
+                their = other.create(extra.params).params
+                if other.cls.timeframe != loaded.cls.timeframe:
+                    raise LabError(
+                        f"shadow {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
+                    )
+                for s, frame in history.items():
+                    require_no_lookahead(
+                        other.cls(their), other.code_hash, frame, f"{other.path.name} on {s}"
+                    )
+                    break
+            except LabError as exc:
+                _disable_shadow(config, extra.key, f"failed to start: {exc}")  # never stops the active book
+                continue
             specs.append(
                 BookSpec(
                     extra.key,

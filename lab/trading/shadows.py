@@ -39,7 +39,9 @@ def _register(
     capital_share: float,
     source: str,
 ) -> Book:
-    loaded = load_strategy(strategy, config.strategies_dir, config.agents, config.agents_store)
+    loaded = load_strategy(
+        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
+    )
     chosen = loaded.create(params).params  # refuses parameters the strategy does not take
     key = key_of(name)
     book = s.scalar(select(Book).where(Book.key == key))

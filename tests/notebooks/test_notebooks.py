@@ -23,6 +23,7 @@ TINY = {
     "backtest": {"symbols": ["BTC/USD", "ETH/USD"], "sweep_limit": 4, "walk_forward_splits": 1},
     "kelly_validation": {"symbols": ["BTC/USD", "ETH/USD"], "n_sims": 300, "fractions": [0.5, 1.0]},
     "agent_analysis": {"symbols": ["BTC/USD", "ETH/USD"], "min_votes": 10},
+    "nightly_orchestration": {"tools": False, "history": 5},
 }
 
 
@@ -183,3 +184,17 @@ def test_report_reads_plus_100_percent_and_beats_flat_buy_and_hold(lab_root):
     row = runs(cfg).iloc[0]
     assert row["summary"]["headline"]["metrics"]["total_return"] == pytest.approx(1.0)
     assert row["summary"]["headline"]["buy_and_hold_return"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_nightly_notebook_shows_the_spool_and_the_shadows(project):
+    from lab.store.db import get_engine
+    from lab.store.spool import cycles
+
+    outcome = run_notebook(project, "nightly_orchestration", TINY["nightly_orchestration"])
+    assert outcome.status == "succeeded", outcome.error
+    html = outcome.output_html.read_text()
+    night = cycles(get_engine(project.db_url)).iloc[0]
+    assert night["provider"] == "offline" and night["status"] == "completed"
+    for text in (f"Night {night['id']} (offline)", "[1] analyze · offline", "[2] decide · offline", "truth_benchmark",
+                 "constraint", "The shadows and the promoter", "Model spend per day"):
+        assert text in html, text
