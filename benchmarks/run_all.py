@@ -19,6 +19,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.fakes (the fake exchange) and the reference loop
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import orchestrator  # noqa: E402
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
@@ -712,20 +714,20 @@ def bench_agents(tmp: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def bench_main_job() -> list[tuple[str, str, str]]:
-    with tempfile.TemporaryDirectory() as d:
-        subprocess.run(["git", "clone", "-q", str(ROOT), d], check=True)
-        env = os.environ | {"LAB_ROOT": d}
-        t0 = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-m", "lab.cli.main", "main"], cwd=d, env=env, capture_output=True, text=True
-        )
-        total = time.perf_counter() - t0
-        lines = [
-            line.strip()
-            for line in out.stdout.splitlines()
-            if " in " in line and (": succeeded" in line or ": failed" in line)
-        ]
+def bench_main_job(d: str) -> list[tuple[str, str, str]]:
+    """`lab main` in a fresh clone at d (left there for the nightly benchmark)."""
+    subprocess.run(["git", "clone", "-q", str(ROOT), d], check=True)
+    env = os.environ | {"LAB_ROOT": d}
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "lab.cli.main", "main"], cwd=d, env=env, capture_output=True, text=True
+    )
+    total = time.perf_counter() - t0
+    lines = [
+        line.strip()
+        for line in out.stdout.splitlines()
+        if " in " in line and (": succeeded" in line or ": failed" in line)
+    ]
     rows = [
         (
             "whole main job (`lab main`: sample data + every notebook), in a fresh clone",
@@ -775,12 +777,21 @@ def main() -> None:
         rows += bench_postgres(Path(d))
     with tempfile.TemporaryDirectory() as d:
         rows += bench_agents(Path(d))
-    rows += bench_main_job()
+    with tempfile.TemporaryDirectory() as d:
+        rows += bench_main_job(str(Path(d) / "clone"))
+        rows += orchestrator.bench_nightly(Path(d) / "clone")
+    with tempfile.TemporaryDirectory() as d:
+        rows += orchestrator.bench_spool_view(Path(d))
+    rows += orchestrator.bench_worker()
+    write(rows)
+
+
+def write(rows: list[tuple[str, str, str]], partial: str = "") -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmarks",
         "",
-        f"Latest run: {stamp} on {machine()}.",
+        f"Latest run: {stamp} on {machine()}{partial}.",
         "",
         "Run them with `make bench` (this file is rewritten). Timings are wall clock; each row names the "
         "reference it was measured against in the same run.",
@@ -796,5 +807,35 @@ def main() -> None:
     print("\n".join(lines))
 
 
+def only_orchestrator() -> None:
+    """`python benchmarks/run_all.py orchestrator`: rerun the orchestrator's rows, keep the others."""
+    import re
+
+    old = (ROOT / "BENCHMARKS.md").read_text().split("\n\n## ", 1)[0]
+    kept = [
+        tuple(c.strip() for c in line.strip("|").split(" | "))
+        for line in old.splitlines()
+        if line.startswith("| ") and " | " in line
+    ]
+    kept = [
+        r
+        for r in kept
+        if r[0] != "benchmark"
+        and not re.match(r"(nightly cycle|thought-spool view|generated strategy)", r[0])
+    ]
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as d:
+        rows += bench_main_job(str(Path(d) / "clone"))
+        rows += orchestrator.bench_nightly(Path(d) / "clone")
+    with tempfile.TemporaryDirectory() as d:
+        rows += orchestrator.bench_spool_view(Path(d))
+    rows += orchestrator.bench_worker()
+    names = {r[0] for r in rows}
+    write(
+        [r for r in kept if r[0] not in names] + rows,
+        " (main job and orchestrator rows; the others from the previous full run)",
+    )
+
+
 if __name__ == "__main__":
-    main()
+    only_orchestrator() if sys.argv[1:] == ["orchestrator"] else main()

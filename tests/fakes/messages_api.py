@@ -83,3 +83,39 @@ class MessagesAPI:
 
     def stages(self) -> list[str]:
         return [r["messages"][-1]["content"].split(".")[0].removeprefix("Stage ") for r in self.requests]
+
+
+class MessagesServer:
+    """The same script served over real HTTP on localhost (for ANTHROPIC_BASE_URL)."""
+
+    def __init__(self, api: MessagesAPI) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = api
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                request = httpx2.Request("POST", f"http://local{self.path}", headers=dict(self.headers), content=body)
+                try:
+                    response = outer.handler(request)
+                except httpx2.TimeoutException:
+                    self.close_connection = True
+                    return
+                payload = response.content
+                self.send_response(response.status_code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_a: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()

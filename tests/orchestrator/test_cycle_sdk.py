@@ -309,3 +309,31 @@ def test_no_api_key_reaches_the_spool_logs_or_reports(lab_root, monkeypatch):
             found.append(str(path.relative_to(lab_root)))
     assert found == []
     assert "[redacted]" in spool.thoughts(db_of(cfg), result.cycle_id)["raw_text"].iloc[0]
+
+
+def test_anthropic_base_url_points_the_real_client_at_a_local_server(lab_root, monkeypatch):
+    from lab.orchestrator.nightly import make_client
+    from tests.fakes.messages_api import MessagesServer
+
+    api = MessagesAPI([answer(FINISH), answer(NO_CHANGE)])
+    server = MessagesServer(api)
+    try:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        cfg = night_project(lab_root)
+        client = make_client(cfg, db_of(cfg))  # provider auto + a key in the environment: the SDK
+        assert client.provider == "anthropic"
+        result = run_nightly(cfg, client=client)
+    finally:
+        server.close()
+    assert (result.status, result.decision) == ("completed", "NO_CHANGE"), result.reason
+    assert len(api.requests) == 2 and api.requests[0]["model"] == cfg.llm.models["analyze"]
+
+
+def test_without_a_key_the_offline_policy_answers(lab_root, monkeypatch):
+    from lab.orchestrator.nightly import make_client
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    cfg = night_project(lab_root)
+    assert make_client(cfg, db_of(cfg)).provider == "offline"
+    result = run_nightly(cfg, tools=False)
+    assert spool.cycle(db_of(cfg), result.cycle_id)["provider"] == "offline"
