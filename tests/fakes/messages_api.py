@@ -95,9 +95,11 @@ class MessagesServer:
         outer = api
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                request = httpx2.Request("POST", f"http://local{self.path}", headers=dict(self.headers), content=body)
+                request = httpx2.Request(
+                    "POST", f"http://local{self.path}", headers=dict(self.headers), content=body
+                )
                 try:
                     response = outer.handler(request)
                 except httpx2.TimeoutException:
