@@ -16,7 +16,9 @@ from lab.core.errors import LabError
 
 @reports_errors
 def run_cmd(
-    strategy: str = typer.Option("ema_rsi_volume", help="Strategy name or file (default: the active one)"),
+    strategy: str = typer.Option(
+        None, help="Strategy name or file (default: the one in strategies/active/, as deployed)"
+    ),
     replay: bool = typer.Option(False, "--replay", help="Replay stored candles through the paper engine"),
     symbols: list[str] = typer.Option(None, "--symbols", "-s"),
     exchange: str = typer.Option("synthetic", help="Exchange the replayed candles are stored under"),
@@ -42,6 +44,17 @@ def run_cmd(
     symbols = symbols or list(cfg.sample.symbols if replay else cfg.market.symbols)
     if live and replay:
         raise LabError("--live and --replay exclude each other: a replay never sends real orders")
+    from lab.trading.deployment import active_strategy, promote_completed_rollout
+
+    promoted = promote_completed_rollout(cfg)  # a completed rollout's candidate is primary from now on
+    if promoted:
+        console.print(promoted, highlight=False)
+    params = None
+    if strategy is None:
+        active = active_strategy(cfg)
+        strategy, params = str(active.path), active.params or None
+        if active.sizing and active.sizing != cfg.sizing.method:
+            cfg = cfg.model_copy(update={"sizing": cfg.sizing.model_copy(update={"method": active.sizing})})
     from lab.pipeline.launch import start_notebook
 
     launcher = functools.partial(start_notebook, cfg)
@@ -53,13 +66,16 @@ def run_cmd(
             exchange=exchange,
             start=start,
             end=end,
+            params=params,
             signal_mode=signals,
             pace=pace,
             start_notebook=launcher,
             shadows=shadows,
         )
     else:
-        engine = live_engine(cfg, strategy, symbols, live=live, start_notebook=launcher, shadows=shadows)
+        engine = live_engine(
+            cfg, strategy, symbols, live=live, start_notebook=launcher, shadows=shadows, params=params
+        )
     console.print(
         f"engine ({engine.mode}) started: {engine.loaded.name} on {', '.join(symbols)}; "
         f"`lab status`, `lab pause --reason ...`, `lab stop` from another shell"

@@ -19,6 +19,7 @@ from lab.cli import (
     report_cmds,
     shadow_cmds,
     stats_cmds,
+    strategy_cmds,
 )
 from lab.cli.common import config, console, reports_errors
 from lab.cli.errors import DEBUG_ENV, LabGroup
@@ -49,6 +50,7 @@ app.add_typer(notebook_cmds.app, name="notebook")
 app.add_typer(stats_cmds.app, name="stats")
 app.add_typer(agents_cmds.app, name="agents")
 app.add_typer(shadow_cmds.app, name="shadows")
+app.add_typer(strategy_cmds.app, name="strategy")
 app.command("promote")(shadow_cmds.promote_cmd)
 app.command("rollout")(shadow_cmds.rollout_cmd)
 app.command("nightly")(nightly_cmds.nightly_cmd)

@@ -551,3 +551,4 @@ class ScheduledJob(Base):
 
 # The orchestrator's tables share this metadata (imported last: they need Base)
 from lab.store import models_llm as _models_llm  # noqa: E402,F401
+from lab.store import models_strategy as _models_strategy  # noqa: E402,F401

@@ -71,16 +71,10 @@ def _own_sizing(config: LabConfig, method: str | None) -> Any:
     return config.sizing.model_copy(update={"method": method}) if method else None
 
 
-def _rollout_books(
-    config: LabConfig,
-    loaded: Any,
-    candles: dict[str, pd.DataFrame],
-    symbols: list[str],
-    signal_mode: str,
-    broker: Any,
-) -> list[BookSpec]:
-    """The book a running rollout's candidate trades real (here: paper) capital in, through the
-    engine's own broker; it starts with no capital (the rollout moves it there)."""
+def _rollout_books(config: LabConfig, loaded: Any, signals_for: Any, broker: Any) -> list[BookSpec]:
+    """The book a running rollout's candidate trades real capital in, through the engine's own broker
+    (paper, or the exchange's with --live); it starts with no capital (the rollout moves it there).
+    `signals_for(loaded, params)`: the book's signals as the engine computes them (precomputed, rolling)."""
     from sqlalchemy import select
 
     from lab.store.db import session_scope
@@ -89,9 +83,9 @@ def _rollout_books(
 
     with session_scope(config) as s:
         row = running_rollout(s)
-        if row is None:  # a completed rollout's book holds the capital now: it keeps trading
+        if row is None:  # a completed rollout's book holds the capital until it becomes the primary one
             row = s.scalars(select(Rollout).order_by(Rollout.id.desc())).first()
-            if row is None or row.status != "completed":
+            if row is None or row.status != "completed" or (row.state or {}).get("primary"):
                 return []
         book, state = row.book, dict(row.state)
     other = load_strategy(
@@ -110,7 +104,7 @@ def _rollout_books(
             other,
             their,
             broker,
-            _signals_for(config, other, their, candles, symbols, signal_mode),
+            signals_for(other, their),
             capital_share=0.0,
             sizing=_own_sizing(config, sizing),
         )
@@ -181,7 +175,12 @@ def replay_engine(
             )
         )
     broker = PaperBroker(fees, config.fees.slippage)
-    specs += _rollout_books(config, loaded, candles, symbols, signal_mode, broker)
+    specs += _rollout_books(
+        config,
+        loaded,
+        lambda other, their: _signals_for(config, other, their, candles, symbols, signal_mode),
+        broker,
+    )
     feed = ReplayFeed(candles, pace=pace, clock=clock)
     return Engine(
         config,
@@ -217,6 +216,7 @@ def live_engine(
     exchange: Any = None,
     start_notebook: Any = None,
     shadows: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> Engine:
     """The engine on live ccxt data: paper orders by default; real orders only with --live, keys in the
     environment and live.confirm = true. With `shadows`, every active shadow trades a virtual book on
@@ -235,10 +235,13 @@ def live_engine(
             raise LabError(f"--live needs {' and '.join(missing)} in the environment (never in lab.toml)")
         if not config.live.confirm:
             raise LabError("--live refused: set live.confirm = true in lab.toml to allow real orders")
+    from lab.trading.deployment import promote_completed_rollout
+
+    promote_completed_rollout(config)
     loaded = load_strategy(
         strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
     )
-    chosen = loaded.create().params
+    chosen = loaded.create(params).params
     exchange = exchange or make_exchange(config.market.exchange)
     if live:
         exchange.apiKey, exchange.secret = (
@@ -330,6 +333,18 @@ def live_engine(
         broker: Any = CcxtBroker(exchange, fees, _exchange_call(config, None, lambda fn: fn()))
     else:
         broker = PaperBroker(fees, config.fees.slippage)
+
+    def rolling(other: Any, their: Any) -> RollingSignals:
+        return RollingSignals(
+            other.cls(their),
+            symbols,
+            config.engine.window_bars,
+            other.path.name,
+            history,
+            history_until=lambda s, t, n: _stored_until(config, exchange.id, s, loaded.cls.timeframe, t, n),
+        )
+
+    specs += _rollout_books(config, loaded, rolling, broker)
     return Engine(
         config,
         loaded,

@@ -141,10 +141,13 @@ def test_sigkill_during_the_rollout_leaves_one_consistent_stage_and_loses_no_tra
     )
     assert done.returncode == 0, done.stderr
     assert [(d, k, sh) for d, k, sh in events(cfg)] == [(d, k, sh) for d, k, sh in events(ref)]
-    counts = {
-        b: (len(engine_trades(ref, b)), len(engine_trades(cfg, b)))
-        for b in ("paper", "shadow:bollinger", "rollout:bollinger")
-    }
-    for book in ("paper", "shadow:bollinger", "rollout:bollinger"):
+    # a restart after the completion made the candidate primary; make the reference's too, then the
+    # same books hold the same trades (the candidate's book is "paper" now, the old one retired)
+    from lab.trading.deployment import promote_completed_rollout
+
+    promote_completed_rollout(ref), promote_completed_rollout(cfg)
+    books = ("paper", "shadow:bollinger", "retired:paper:1")
+    counts = {b: (len(engine_trades(ref, b)), len(engine_trades(cfg, b))) for b in books}
+    for book in books:
         assert counts[book][0] == counts[book][1], (book, counts)
         assert_same_trades(engine_trades(ref, book), engine_trades(cfg, book))
