@@ -33,7 +33,7 @@ from lab.trading.logs import configure
 from lab.trading.operator import dispatch
 from lab.trading.signals import SignalSource
 from lab.trading.sizing import Sizer
-from lab.trading.trader import BookSpec, StepIncomplete, Trader
+from lab.trading.trader import BarPlan, BookSpec, StepIncomplete, Trader
 from lab.trading.types import Bar, Step
 
 __all__ = ["BookSpec", "Engine", "EngineSummary", "StepIncomplete"]
@@ -148,15 +148,26 @@ class Engine:
         return next(t for t in self.traders if t.spec.key == key)
 
     # --- state ---------------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Commit every book's buffered bar ends together with its current state."""
-        if not any(t.bar_ends for t in self.traders):
-            return
-        with connection_scope(self.config) as conn:
-            for trader in self.traders:
-                if trader.bar_ends:
+    def flush(self, traders: list[Trader] | None = None) -> None:
+        """Commit buffered bar ends with each book's current state, in one transaction: every book's
+        (the periodic flush, a command, a rollout's move), or those given (a flush group)."""
+        todo = [t for t in (self.traders if traders is None else traders) if t.bar_ends]
+        if todo:
+            with connection_scope(self.config) as conn:
+                for trader in todo:
                     trader.write_bar_ends(conn)
-        self._flushed_at = time.monotonic()
+        if traders is None:
+            self._flushed_at = time.monotonic()
+
+    def flush_group(self, traders: list[Trader]) -> list[Trader]:
+        """The books whose bar ends must be durable before these books' orders or fills: the books
+        themselves, and when one of them trades real (paper or live) capital, every such book (a
+        rollout moves capital between them, so they always stand at the same bar). Shadow books are
+        independent virtual accounts: each is flushed on its own."""
+        group = set(map(id, traders))
+        if any(t.spec.mode != "shadow" for t in traders):
+            group |= {id(t) for t in self.traders if t.spec.mode != "shadow"}
+        return [t for t in self.traders if id(t) in group]
 
     # --- commands ------------------------------------------------------------------------------------
     def process_commands(self, force: bool = False) -> None:
@@ -289,6 +300,21 @@ class Engine:
         age = pd.Timestamp(self.clock.now()) - (step.time + self.tf)
         return age > self.tf * self.config.engine.stale_after_bars
 
+    def _guarded(self, trader: Trader, t: pd.Timestamp, phase: Callable[[], Any]) -> Any:
+        """Run one book's phase; a shadow that raises is disabled with its error and never disturbs the
+        other books (its later phases of this bar are skipped)."""
+        if trader.disabled:
+            return None
+        if trader.spec.mode != "shadow":
+            return phase()
+        try:
+            return phase()
+        except StepIncomplete:
+            raise
+        except Exception as exc:
+            trader.disable(f"{type(exc).__name__} at {t}: {exc}")
+            return None
+
     def process_step(self, step: Step) -> None:
         t = step.time
         if all(tr.state.last_bar is not None and t <= pd.Timestamp(tr.state.last_bar) for tr in self.traders):
@@ -302,18 +328,26 @@ class Engine:
                 ledger.log_error(s, "feed", f"bar {t} is stale at {self.clock.now()}: no action taken")
         if getattr(self, "rollout", None) is not None:
             self.rollout.on_day(f"{t:%Y-%m-%d}")  # a new UTC day: the rollout's checks and capital moves
+        # Every book decides, then the books that trade commit their orders in one transaction (after
+        # their earlier bar ends), then orders go to the brokers, then every book closes the bar.
+        plans: list[tuple[Trader, BarPlan]] = []
         for trader in self.traders:
-            if trader.disabled:
-                continue
-            if trader.spec.mode != "shadow":
-                trader.step(t, bars, stale)
-                continue
-            try:  # a shadow that raises is disabled with its error; it never disturbs the other books
-                trader.step(t, bars, stale)
-            except StepIncomplete:
-                raise
-            except Exception as exc:
-                trader.disable(f"{type(exc).__name__} at {t}: {exc}")
+            plan = self._guarded(trader, t, lambda tr=trader: tr.plan(t, bars, stale))
+            if plan is not None:
+                plans.append((trader, plan))
+        writing = [(tr, p) for tr, p in plans if p.writes]
+        if writing:
+            with session_scope(self.config) as session:
+                conn = session.connection()
+                for trader in self.flush_group([tr for tr, _ in writing]):
+                    if trader.bar_ends:
+                        trader.write_bar_ends(conn)
+                for trader, plan in writing:
+                    trader.commit(session, plan)
+        for trader, plan in plans:
+            self._guarded(trader, t, lambda tr=trader, p=plan: tr.send(p, bars))
+        for trader, plan in plans:
+            self._guarded(trader, t, lambda tr=trader, p=plan: tr.close(p, bars))
         if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             self.flush()
         self.summary.steps += 1

@@ -230,10 +230,17 @@ def load_positions(session: Session, book: BookRef) -> dict[str, OpenPosition]:
     }
 
 
-def save_peaks(session: Session, book: BookRef, positions: dict[str, OpenPosition]) -> None:
-    for p in session.scalars(select(Position).where(Position.book_id == book.id)):
-        if p.symbol in positions:
-            p.peak = positions[p.symbol].peak
+_SAVE_PEAK = (
+    update(Position.__table__)
+    .where(Position.__table__.c.book_id == bindparam("b_id"), Position.__table__.c.symbol == bindparam("sym"))
+    .values(peak=bindparam("pk"))
+)
+
+
+def save_peaks(session: Session | Connection, book: BookRef, positions: dict[str, OpenPosition]) -> None:
+    rows = [{"b_id": book.id, "sym": s, "pk": p.peak} for s, p in positions.items() if p.trailing]
+    if rows:
+        session.execute(_SAVE_PEAK, rows)
 
 
 def orders_for_bar(session: Session, book: BookRef, bar_time: pd.Timestamp) -> list[Order]:

@@ -10,7 +10,7 @@ snapshots and the "last processed bar" are written last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -52,6 +52,22 @@ class BookSpec:
     sizer: Sizer | None = None
     capital_share: float = 1.0
     sizing: Any = None  # this book's own [sizing] (a shadow's "kelly_sizing"), else the config's
+
+
+@dataclass
+class BarPlan:
+    """One book's bar between its phases: the orders to send (new, or found from before a restart), the
+    refusals, and the sizing decisions behind them."""
+
+    t: pd.Timestamp
+    orders: list[Any]
+    intents: list[Any] = field(default_factory=list)
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)
+    sized: list[SizingDecision] = field(default_factory=list)
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.intents or self.rejections)
 
 
 class Trader:
@@ -141,6 +157,8 @@ class Trader:
             ledger.record_rejections(conn, self.book, t, [(None, r, d) for r, d in events])
             if not shadow or t.minute == 0 or i == last:  # the last one: a rebuilt state resumes there
                 ledger.snapshot(conn, self.book, "bar", t, equity, cash)
+        if any(p.trailing for p in self.positions.values()):  # a trailing stop's peak, as of the state's bar
+            ledger.save_peaks(conn, self.book, self.positions)
         ledger.save_state(conn, self.book, self.state)
         self.bar_ends.clear()
 
@@ -173,56 +191,59 @@ class Trader:
             f"equity {self.equity():,.2f}, {len(self.positions)} open position(s)"
         )
 
-    # --- one bar -------------------------------------------------------------------------------------
-    def step(self, t: pd.Timestamp, bars: dict[str, Bar | None], stale: bool) -> None:
+    # --- one bar, in phases the engine runs for every book in turn ---------------------------------------
+    def plan(self, t: pd.Timestamp, bars: dict[str, Bar | None], stale: bool) -> BarPlan | None:
+        """This bar's decisions (no DB write); None when the book closed the bar already."""
         if self.state.last_bar is not None and t <= pd.Timestamp(self.state.last_bar):
-            return  # this book already closed the bar (a retried step, or a restart)
-        summary = self.engine.summary
+            return None  # this book already closed the bar (a retried step, or a restart)
         orders = []
         if self.orders_until is not None and t <= self.orders_until:
             with session_scope(self.config) as s:
                 orders = ledger.orders_for_bar(s, self.book, t)
-        rejections: dict[str, str] = {}
-        if stale:
-            pass  # the engine logged it once for all books: no action on stale data
-        elif not orders:
-            equity = self.equity()
-            sized: list[SizingDecision] = []
+        if stale or orders:  # stale: the engine logged it once for all books; no action on stale data
+            return BarPlan(t, orders)
+        equity = self.equity()
+        sized: list[SizingDecision] = []
 
-            def size_entry(symbol: str) -> tuple[float | None, str]:
-                decision = self.sizer.decide(symbol)
-                sized.append(decision)
-                return (None if decision.skip else decision.fraction), decision.reason
+        def size_entry(symbol: str) -> tuple[float | None, str]:
+            decision = self.sizer.decide(symbol)
+            sized.append(decision)
+            return (None if decision.skip else decision.fraction), decision.reason
 
-            pending = self.state.pending_map()
-            if self.state.liquidate:  # a rollout takes this book's capital: every position exits now
-                pending = {sym: Pending(exit=True) for sym in self.positions} | {
-                    sym: Pending() for sym in pending if sym not in self.positions
-                }
-            decisions = decide(
-                self.symbols,
-                bars,
-                self.positions,
-                pending,
-                self.config.trading_capital.max_open_positions,
-                size_entry,
-                lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
-            )
-            rejections = {sym: f"{rule}: {detail}" for sym, rule, detail in decisions.rejections}
-            trailing = any(p.trailing for p in self.positions.values())
-            if decisions.intents or decisions.rejections or trailing:
-                self.engine.flush()
-                with session_scope(self.config) as s:
-                    orders = ledger.insert_orders(s, self.book, t, decisions.intents)
-                    ledger.record_rejections(s, self.book, t, decisions.rejections)
-                    if self.sizer.method != "fixed":
-                        ledger.record_sizing(s, self.book, self.loaded.name, t, sized)
-                    ledger.save_peaks(s, self.book, self.positions)
-            summary.orders += len(decisions.intents)
-        for order in orders:
+        pending = self.state.pending_map()
+        if self.state.liquidate:  # a rollout takes this book's capital: every position exits now
+            pending = {sym: Pending(exit=True) for sym in self.positions} | {
+                sym: Pending() for sym in pending if sym not in self.positions
+            }
+        decisions = decide(
+            self.symbols,
+            bars,
+            self.positions,
+            pending,
+            self.config.trading_capital.max_open_positions,
+            size_entry,
+            lambda sym, frac: self.risk.check_entry(self.state, equity, frac),
+        )
+        self.engine.summary.orders += len(decisions.intents)
+        return BarPlan(t, [], decisions.intents, decisions.rejections, sized)
+
+    def commit(self, session: Any, plan: BarPlan) -> None:
+        """(A) the bar's orders, refusals and sizing decisions, in the engine's transaction (after this
+        book's earlier bar ends): committed before any broker sees an order."""
+        plan.orders = ledger.insert_orders(session, self.book, plan.t, plan.intents)
+        ledger.record_rejections(session, self.book, plan.t, plan.rejections)
+        if self.sizer.method != "fixed":
+            ledger.record_sizing(session, self.book, self.loaded.name, plan.t, plan.sized)
+
+    def send(self, plan: BarPlan, bars: dict[str, Bar | None]) -> None:
+        """(B) each new order to the broker; each fill committed with its position and cash."""
+        for order in plan.orders:
             if order.status == "new":
                 self._send(order, bars.get(order.symbol))
-        self._close_bar(t, bars, rejections)
+
+    def close(self, plan: BarPlan, bars: dict[str, Bar | None]) -> None:
+        """(C) signals for the next bar, scans and snapshots: buffered, written by the engine's flush."""
+        self._close_bar(plan.t, bars, {sym: f"{rule}: {detail}" for sym, rule, detail in plan.rejections})
 
     def _send(self, order: Any, bar: Bar | None) -> None:
         engine, summary, log = self.engine, self.engine.summary, self.engine.log
@@ -233,7 +254,7 @@ class Trader:
             wait=wait_exponential(multiplier=0.05, max=2),
             sleep=engine.clock.sleep,
         )
-        engine.flush()
+        engine.flush(engine.flush_group([self]))  # this book's earlier bar ends before its fill
         try:
             plain = ledger.ticket(order)
             fill = retry(lambda: self.breaker.call(lambda: self.submit(plain, self.state.cash, bar)))
