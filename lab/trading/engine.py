@@ -335,7 +335,10 @@ class Engine:
             plan = self._guarded(trader, t, lambda tr=trader: tr.plan(t, bars, stale))
             if plan is not None:
                 plans.append((trader, plan))
-        writing = [(tr, p) for tr, p in plans if p.writes]
+        for trader, plan in plans:
+            if plan.writes and trader.buffered:  # a shadow's orders wait for its flush
+                self._guarded(trader, t, lambda tr=trader, p=plan: tr.commit(None, p))
+        writing = [(tr, p) for tr, p in plans if p.writes and not tr.buffered]
         if writing:
             with session_scope(self.config) as session:
                 conn = session.connection()

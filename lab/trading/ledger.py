@@ -79,7 +79,10 @@ class RuntimeState(BaseModel):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def pending_map(self) -> dict[str, Pending]:
-        return {s: Pending(**p.model_dump()) for s, p in self.pending.items()}
+        return {
+            s: Pending(p.entry, p.exit, p.stop_loss, p.take_profit, p.trailing)
+            for s, p in self.pending.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -439,35 +442,27 @@ class Scan:
     votes: tuple | None = None  # (agent, vote, confidence, reason, enabled) on a decision bar
 
 
-def record_scans(
-    session: Session | Connection, book: BookRef, bar_time: pd.Timestamp, scans: list[Scan]
-) -> None:
-    """One row per symbol per bar (bulk insert: this runs on every bar)."""
-    if scans:
-        when = bar_time.to_pydatetime()
-        session.execute(
-            insert(ScanResult),
-            [
-                {
-                    "book_id": book.id,
-                    "bar_time": when,
-                    "symbol": sc.symbol,
-                    "signal": "entry" if sc.pending.entry else "exit" if sc.pending.exit else "none",
-                    "rejected": sc.rejected[:256] if sc.rejected else sc.rejected,  # the column's width
-                    "indicators": sc.indicators,
-                    "regime": sc.regime,
-                }
-                for sc in scans
-            ],
-        )
+def scan_rows(book: BookRef, bar_time: pd.Timestamp, scans: list[Scan]) -> list[dict[str, Any]]:
+    """One scan_results row per symbol of the bar."""
+    when = bar_time.to_pydatetime()
+    return [
+        {
+            "book_id": book.id,
+            "bar_time": when,
+            "symbol": sc.symbol,
+            "signal": "entry" if sc.pending.entry else "exit" if sc.pending.exit else "none",
+            "rejected": sc.rejected[:256] if sc.rejected else sc.rejected,  # the column's width
+            "indicators": sc.indicators,
+            "regime": sc.regime,
+        }
+        for sc in scans
+    ]
 
 
-def record_votes(
-    session: Session | Connection, book: BookRef, strategy: str, bar_time: pd.Timestamp, scans: list[Scan]
-) -> None:
-    """A voting strategy's decisions of this bar with every agent's vote (the backtester writes the same
+def decision_rows(bar_time: pd.Timestamp, scans: list[Scan]) -> list[DecisionRow]:
+    """A voting strategy's decisions of the bar with every agent's vote (the backtester writes the same
     rows for its decisions: lab.backtest.votes)."""
-    rows = [
+    return [
         DecisionRow(
             sc.symbol,
             bar_time.to_pydatetime(),
@@ -480,31 +475,39 @@ def record_votes(
         for sc in scans
         if sc.votes is not None and (sc.pending.entry or sc.pending.exit)
     ]
-    insert_decisions(session, rows, strategy=strategy, book_id=book.id)
 
 
-def snapshot(
-    session: Session | Connection,
+def snapshot_row(
+    book: BookRef, kind: str, bar_time: pd.Timestamp, equity: float, cash: float
+) -> dict[str, Any]:
+    return {
+        "mode": book.mode,
+        "book_id": book.id,
+        "kind": kind,
+        "bar_time": bar_time.to_pydatetime(),
+        "equity": equity,
+        "cash": cash,
+        "positions_value": equity - cash,
+    }
+
+
+def write_bar_rows(
+    conn: Session | Connection,
     book: BookRef,
-    kind: str,
-    bar_time: pd.Timestamp,
-    equity: float,
-    cash: float,
+    strategy: str,
+    scans: list[dict[str, Any]],
+    decisions: list[DecisionRow],
+    snapshots: list[dict[str, Any]],
+    risk: list[dict[str, Any]],
 ) -> None:
-    session.execute(
-        insert(EquitySnapshot),
-        [
-            {
-                "mode": book.mode,
-                "book_id": book.id,
-                "kind": kind,
-                "bar_time": bar_time.to_pydatetime(),
-                "equity": equity,
-                "cash": cash,
-                "positions_value": equity - cash,
-            }
-        ],
-    )
+    """A flush's bar ends of one book: one bulk statement per table (this runs for every book)."""
+    if scans:
+        conn.execute(insert(ScanResult), scans)
+    insert_decisions(conn, decisions, strategy=strategy, book_id=book.id)
+    if snapshots:
+        conn.execute(insert(EquitySnapshot), snapshots)
+    if risk:
+        conn.execute(insert(RiskEvent), risk)
 
 
 def trades_frame(session: Session, book_key: str = "paper") -> pd.DataFrame:

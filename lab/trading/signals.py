@@ -75,6 +75,7 @@ class PrecomputedSignals:
         strategy: Any = None,
     ) -> None:
         self.recompute, self.strategy = recompute, strategy
+        self.all_scans = True  # False for a shadow book: indicator values only on the bars that signal
         self.regimes = {
             s: r.reindex(sig.entries.index).to_numpy(dtype=object)
             for s, r in (regimes or {}).items()
@@ -116,7 +117,10 @@ class PrecomputedSignals:
             regime = self.regimes.get(symbol)
             out[symbol] = ScanUpdate(
                 pending,
-                {n: (None if v != v else float(v)) for n, v in zip(names, row, strict=True)},
+                # a shadow writes only the scans that signal: the others need no indicator values
+                {n: (None if v != v else float(v)) for n, v in zip(names, row, strict=True)}
+                if self.all_scans or pending.entry or pending.exit
+                else {},
                 None if regime is None else regime[i],
                 votes.at(i, enabled) if votes is not None and (pending.entry or pending.exit) else None,
             )

@@ -26,6 +26,7 @@ from lab.trading.decide import decide
 from lab.trading.health import CircuitBreaker, CircuitOpen, TransientError
 from lab.trading.ledger import BookRef
 from lab.trading.risk import RiskManager
+from lab.trading.shadow_ledger import ShadowLedger
 from lab.trading.signal_record import SignalRecord
 from lab.trading.signals import SignalSource
 from lab.trading.sizing import Sizer, SizingDecision, make_sizer
@@ -107,7 +108,14 @@ class Trader:
         if self.panel is not None:
             self.panel.strict = False
         self.closes: dict[str, float] = {}
+        self.regimes: dict[str, str | None] = {}  # each symbol's regime on the last closed bar
+        self._pending_models: dict[Pending, ledger.PendingModel] = {}
         self.bar_ends: list[tuple] = []
+        # A shadow's orders, fills and trades are buffered and written with its bar ends (lab.trading.shadow_ledger).
+        self.buffered = spec.mode == "shadow"
+        self.shadow_ledger: ShadowLedger | None = None
+        if self.buffered and hasattr(spec.signals, "all_scans"):
+            spec.signals.all_scans = False
         self.orders_until: pd.Timestamp | None = None  # bars up to here may have orders from before a restart
         self.book: BookRef
         self.state: ledger.RuntimeState
@@ -136,6 +144,8 @@ class Trader:
                 ledger.log_error(s, "db", f"{self.book.key}: {problem}")
                 log.error("state_recovered", book=self.book.key, problem=problem)
             self.orders_until = to_utc(s.scalar(ledger.newest_order_bar(self.book)))
+        if self.buffered:
+            self.shadow_ledger = ShadowLedger(self.book)
 
     def write_bar_ends(self, conn: Any) -> None:
         """The buffered bar ends and the current state, on the engine's flush connection. A shadow
@@ -143,20 +153,32 @@ class Trader:
         trades, orders and daily equity are complete): 30 shadows must not write 30 times what the
         active book writes."""
         shadow = self.spec.mode == "shadow"
+        if self.shadow_ledger:
+            self.shadow_ledger.write(conn)  # its orders, fills and trades first: the bar ends follow them
         last = len(self.bar_ends) - 1
-        for i, (t, scans, new_day, equity, cash, events) in enumerate(self.bar_ends):
-            ledger.record_scans(
-                conn,
+        scans, decisions, snaps, risk = [], [], [], []
+        for i, (t, bar_scans, new_day, equity, cash, events) in enumerate(self.bar_ends):
+            scans += ledger.scan_rows(
                 self.book,
                 t,
-                [sc for sc in scans if sc.pending.entry or sc.pending.exit] if shadow else scans,
+                [sc for sc in bar_scans if sc.pending.entry or sc.pending.exit] if shadow else bar_scans,
             )
-            ledger.record_votes(conn, self.book, self.loaded.name, t, scans)
+            decisions += ledger.decision_rows(t, bar_scans)
             if new_day:
-                ledger.snapshot(conn, self.book, "daily", t, equity, cash)
-            ledger.record_rejections(conn, self.book, t, [(None, r, d) for r, d in events])
+                snaps.append(ledger.snapshot_row(self.book, "daily", t, equity, cash))
+            risk += [
+                {
+                    "book_id": self.book.id,
+                    "bar_time": t.to_pydatetime(),
+                    "symbol": None,
+                    "rule": r,
+                    "detail": d,
+                }
+                for r, d in events
+            ]
             if not shadow or t.minute == 0 or i == last:  # the last one: a rebuilt state resumes there
-                ledger.snapshot(conn, self.book, "bar", t, equity, cash)
+                snaps.append(ledger.snapshot_row(self.book, "bar", t, equity, cash))
+        ledger.write_bar_rows(conn, self.book, self.loaded.name, scans, decisions, snaps, risk)
         if any(p.trailing for p in self.positions.values()):  # a trailing stop's peak, as of the state's bar
             ledger.save_peaks(conn, self.book, self.positions)
         ledger.save_state(conn, self.book, self.state)
@@ -229,7 +251,13 @@ class Trader:
 
     def commit(self, session: Any, plan: BarPlan) -> None:
         """(A) the bar's orders, refusals and sizing decisions, in the engine's transaction (after this
-        book's earlier bar ends): committed before any broker sees an order."""
+        book's earlier bar ends): committed before any broker sees an order. A shadow's are buffered."""
+        if self.shadow_ledger is not None:
+            plan.orders = self.shadow_ledger.orders(plan.t, plan.intents)
+            self.shadow_ledger.rejections(plan.t, plan.rejections)
+            if self.sizer.method != "fixed":
+                self.shadow_ledger.sizing(self.loaded.name, plan.t, plan.sized)
+            return
         plan.orders = ledger.insert_orders(session, self.book, plan.t, plan.intents)
         ledger.record_rejections(session, self.book, plan.t, plan.rejections)
         if self.sizer.method != "fixed":
@@ -238,8 +266,37 @@ class Trader:
     def send(self, plan: BarPlan, bars: dict[str, Bar | None]) -> None:
         """(B) each new order to the broker; each fill committed with its position and cash."""
         for order in plan.orders:
-            if order.status == "new":
+            if isinstance(order, dict):  # a shadow's buffered order
+                if order["status"] == "new":
+                    self._fill_virtual(order, bars.get(order["symbol"]))
+            elif order.status == "new":
                 self._send(order, bars.get(order.symbol))
+
+    def _fill_virtual(self, row: dict[str, Any], bar: Bar | None) -> None:
+        """A shadow's order on its virtual broker (no exchange, no retry, no breaker): buffered."""
+        assert self.shadow_ledger is not None
+        summary = self.engine.summary
+        try:
+            fill = self.broker.submit(ShadowLedger.ticket(row), self.state.cash, bar)
+        except BrokerRejected as exc:
+            self.shadow_ledger.reject(row, str(exc))
+            summary.rejected_orders += 1
+            self.engine.log.warning("order_rejected", client_order_id=row["client_order_id"], error=str(exc))
+            return
+        pnl = self.shadow_ledger.fill(
+            row,
+            fill,
+            self.state,
+            self.positions,
+            self.loaded.name,
+            self.loaded.version,
+            self.regimes.get(row["symbol"]),
+        )
+        events = self.risk.record_trade(self.state, pnl) if pnl is not None else []
+        self.shadow_ledger.rejections(
+            pd.Timestamp(row["bar_time"]), [(row["symbol"], r, d) for r, d in events]
+        )
+        summary.fills += 1
 
     def close(self, plan: BarPlan, bars: dict[str, Bar | None]) -> None:
         """(C) signals for the next bar, scans and snapshots: buffered, written by the engine's flush."""
@@ -297,6 +354,16 @@ class Trader:
             pnl=pnl,
         )
 
+    def _pending_model(self, pending: Pending) -> ledger.PendingModel:
+        """The state's (pydantic) form of a pending signal, one shared instance per distinct value (never
+        mutated): building one per book, symbol and bar was a tenth of a replay with 30 shadows."""
+        model = self._pending_models.get(pending)
+        if model is None:
+            if len(self._pending_models) > 4096:
+                self._pending_models.clear()
+            model = self._pending_models[pending] = ledger.PendingModel(**vars(pending))
+        return model
+
     def _close_bar(self, t: pd.Timestamp, bars: dict[str, Bar | None], rejections: dict[str, str]) -> None:
         engine = self.engine
         try:
@@ -320,6 +387,8 @@ class Trader:
         for symbol, bar in bars.items():
             if bar is not None:
                 self.closes[symbol] = bar.close
+        for symbol, u in updates.items():
+            self.regimes[symbol] = u.regime
         if self.record is not None:  # after the decision: this bar's outcomes size only later entries
             self.record.update(bars, self.state.pending_map())
             self.state.signal_record = self.record.state
@@ -339,7 +408,7 @@ class Trader:
             for sym, u in updates.items()
             if bars.get(sym) is not None
         ]
-        self.state.pending = {sym: ledger.PendingModel(**vars(u.pending)) for sym, u in updates.items()} | {
+        self.state.pending = {sym: self._pending_model(u.pending) for sym, u in updates.items()} | {
             sym: p for sym, p in self.state.pending.items() if sym not in updates and bars.get(sym) is None
         }
         events = self.risk.update_after_close(self.state, equity, day)
