@@ -36,21 +36,15 @@ from lab.trading.signal_record import RecordState
 from lab.trading.types import FillReport, Intent, OpenPosition, OrderTicket, Pending
 
 
-class PendingModel(BaseModel):
-    entry: bool = False
-    exit: bool = False
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing: bool = False
-
-
 class RuntimeState(BaseModel):
     """Everything the engine needs to resume where it stopped (positions live in their own table)."""
 
     initial_capital: float
     cash: float
     last_bar: datetime | None = None
-    pending: dict[str, PendingModel] = Field(default_factory=dict)
+    # The frozen dataclass itself (pydantic validates and serializes it): the engine assigns each bar's
+    # signals as they are, with no model built per book, symbol and bar.
+    pending: dict[str, Pending] = Field(default_factory=dict)
     peak_equity: float
     day: str | None = None
     day_start_equity: float

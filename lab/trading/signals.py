@@ -93,6 +93,12 @@ class PrecomputedSignals:
         self.pending = {
             s: [pending_at(sig, i) for i in range(len(sig.entries))] for s, sig in signals.items()
         }
+        self.loud = {  # bars on which some symbol's signals enter or exit (the others are quiet)
+            sig.entries.index[i]
+            for s, sig in signals.items()
+            for i, p in enumerate(self.pending[s])
+            if p.entry or p.exit
+        }
         self.info = {}
         for s, sig in signals.items():
             info = (
@@ -102,6 +108,19 @@ class PrecomputedSignals:
             )
             numeric = info.select_dtypes("number")
             self.info[s] = (list(numeric.columns), numeric.to_numpy(dtype=float))
+
+    def quiet(self, time: pd.Timestamp) -> dict[str, Pending] | None:
+        """Each symbol's pending signal when none enters or exits at this bar (and every symbol has the
+        bar); else None."""
+        if time in self.loud:
+            return None
+        out = {}
+        for symbol, where in self.position.items():
+            i = where.get(time)
+            if i is None:
+                return None
+            out[symbol] = self.pending[symbol][i]
+        return out
 
     def update(self, time: pd.Timestamp, bars: dict[str, Bar | None]) -> dict[str, ScanUpdate]:
         out = {}

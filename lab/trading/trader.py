@@ -109,7 +109,6 @@ class Trader:
             self.panel.strict = False
         self.closes: dict[str, float] = {}
         self.regimes: dict[str, str | None] = {}  # each symbol's regime on the last closed bar
-        self._pending_models: dict[Pending, ledger.PendingModel] = {}
         self.bar_ends: list[tuple] = []
         # A shadow's orders, fills and trades are buffered and written with its bar ends (lab.trading.shadow_ledger).
         self.buffered = spec.mode == "shadow"
@@ -224,6 +223,12 @@ class Trader:
                 orders = ledger.orders_for_bar(s, self.book, t)
         if stale or orders:  # stale: the engine logged it once for all books; no action on stale data
             return BarPlan(t, orders)
+        if (
+            not self.positions
+            and not self.state.liquidate
+            and not any(p.entry for p in self.state.pending.values())
+        ):
+            return BarPlan(t, [])  # flat and nothing to enter: decide() would find nothing to do
         equity = self.equity()
         sized: list[SizingDecision] = []
 
@@ -300,7 +305,40 @@ class Trader:
 
     def close(self, plan: BarPlan, bars: dict[str, Bar | None]) -> None:
         """(C) signals for the next bar, scans and snapshots: buffered, written by the engine's flush."""
+        pendings = self._quiet(plan, bars)
+        if pendings is not None:
+            self._close_quiet(plan.t, bars, pendings)
+            return
         self._close_bar(plan.t, bars, {sym: f"{rule}: {detail}" for sym, rule, detail in plan.rejections})
+
+    def _quiet(self, plan: BarPlan, bars: dict[str, Bar | None]) -> dict[str, Pending] | None:
+        """A flat shadow on a bar where its signals neither enter nor exit: most of a shadow's bars. Its
+        close is then only the bookkeeping, and leaves the state the full close would (a test compares)."""
+        quiet = getattr(self.signals, "quiet", None)
+        ok = (
+            self.buffered
+            and quiet is not None
+            and self.record is None
+            and self.panel is None
+            and not self.positions
+            and not plan.rejections
+            and all(b is not None for b in bars.values())
+            and set(bars) == set(self.symbols)
+        )
+        return quiet(plan.t) if ok else None
+
+    def _close_quiet(
+        self, t: pd.Timestamp, bars: dict[str, Bar | None], pendings: dict[str, Pending]
+    ) -> None:
+        for symbol, bar in bars.items():
+            self.closes[symbol] = bar.close  # type: ignore[union-attr]
+        equity = self.state.cash
+        day = f"{t:%Y-%m-%d}"
+        new_day = self.state.day is not None and self.state.day != day
+        self.state.pending = pendings
+        events = self.risk.update_after_close(self.state, equity, day)
+        self.state.last_bar = t.to_pydatetime()
+        self.bar_ends.append((t, [], new_day, equity, self.state.cash, events))
 
     def _send(self, order: Any, bar: Bar | None) -> None:
         engine, summary, log = self.engine, self.engine.summary, self.engine.log
@@ -354,16 +392,6 @@ class Trader:
             pnl=pnl,
         )
 
-    def _pending_model(self, pending: Pending) -> ledger.PendingModel:
-        """The state's (pydantic) form of a pending signal, one shared instance per distinct value (never
-        mutated): building one per book, symbol and bar was a tenth of a replay with 30 shadows."""
-        model = self._pending_models.get(pending)
-        if model is None:
-            if len(self._pending_models) > 4096:
-                self._pending_models.clear()
-            model = self._pending_models[pending] = ledger.PendingModel(**vars(pending))
-        return model
-
     def _close_bar(self, t: pd.Timestamp, bars: dict[str, Bar | None], rejections: dict[str, str]) -> None:
         engine = self.engine
         try:
@@ -396,6 +424,7 @@ class Trader:
         day = f"{t:%Y-%m-%d}"
         new_day = self.state.day is not None and self.state.day != day
         # The close rides along with each scan, so the dashboard can value positions without candles.
+        only_signals = self.buffered  # a shadow writes only the scans that signal
         scans = [
             ledger.Scan(
                 sym,
@@ -406,9 +435,9 @@ class Trader:
                 u.votes,
             )  # type: ignore[union-attr]
             for sym, u in updates.items()
-            if bars.get(sym) is not None
+            if bars.get(sym) is not None and (not only_signals or u.pending.entry or u.pending.exit)
         ]
-        self.state.pending = {sym: self._pending_model(u.pending) for sym, u in updates.items()} | {
+        self.state.pending = {sym: u.pending for sym, u in updates.items()} | {
             sym: p for sym, p in self.state.pending.items() if sym not in updates and bars.get(sym) is None
         }
         events = self.risk.update_after_close(self.state, equity, day)

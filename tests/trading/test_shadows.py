@@ -142,3 +142,34 @@ def test_retire_and_promote_now_through_the_command_queue(lab_root):
     assert "rollout #1 of shadow:bollinger started" in row.result
     with db.session_scope(cfg) as s:
         assert s.scalars(select(Rollout)).one().status == "running"
+
+
+def test_a_shadows_quiet_bars_leave_the_state_and_trades_of_the_full_close(tmp_path, lab_root, monkeypatch):
+    """The engine's fast path for a flat shadow on a bar with no entry or exit (lab.trading.trader
+    Trader._close_quiet) is only bookkeeping: the same state and trades as the full close."""
+    from lab.store.models import EngineState
+    from lab.trading.trader import Trader
+
+    def run(root, quiet: bool):
+        root.mkdir(exist_ok=True)
+        (root / "lab.toml").write_text((lab_root / "lab.toml").read_text())
+        cfg = make_project(root, days=3)
+        add_shadow(cfg, "donchian", "donchian_atr_breakout")
+        if not quiet:
+            monkeypatch.setattr(Trader, "_quiet", lambda self, plan, bars: None)
+        calls = []
+        original = Trader._close_quiet
+        monkeypatch.setattr(Trader, "_close_quiet", lambda self, *a: calls.append(1) or original(self, *a))
+        replay_engine(cfg, "ema_rsi_volume", SYMBOLS, exchange="synthetic", shadows=True).run()
+        monkeypatch.undo()
+        with db.session_scope(cfg) as s:
+            state = dict(s.get(EngineState, "shadow:donchian").state)
+        state.pop("started_at", None)
+        return state, engine_trades(cfg, "shadow:donchian"), len(calls)
+
+    fast, fast_trades, quiet_bars = run(tmp_path / "fast", True)
+    full, full_trades, none = run(tmp_path / "full", False)
+    assert quiet_bars > 100 and none == 0
+    assert fast == full
+    assert_same_trades(full_trades, fast_trades)
+    assert len(full_trades) > 0
