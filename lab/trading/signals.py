@@ -75,7 +75,8 @@ class PrecomputedSignals:
         strategy: Any = None,
     ) -> None:
         self.recompute, self.strategy = recompute, strategy
-        self.all_scans = True  # False for a shadow book: indicator values only on the bars that signal
+        self.all_scans = True  # False for a shadow book: indicator values only on the bars that can act
+        self.holding: set[str] | dict = {}  # a shadow's open positions (its trader keeps this current)
         self.regimes = {
             s: r.reindex(sig.entries.index).to_numpy(dtype=object)
             for s, r in (regimes or {}).items()
@@ -136,9 +137,11 @@ class PrecomputedSignals:
             regime = self.regimes.get(symbol)
             out[symbol] = ScanUpdate(
                 pending,
-                # a shadow writes only the scans that signal: the others need no indicator values
+                # a shadow writes only the scans that can act: the others need no indicator values
                 {n: (None if v != v else float(v)) for n, v in zip(names, row, strict=True)}
-                if self.all_scans or pending.entry or pending.exit
+                if self.all_scans
+                or pending.entry
+                or (pending.exit and (votes is not None or symbol in self.holding))
                 else {},
                 None if regime is None else regime[i],
                 votes.at(i, enabled) if votes is not None and (pending.entry or pending.exit) else None,

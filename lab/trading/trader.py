@@ -11,6 +11,7 @@ snapshots and the "last processed bar" are written last.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -34,6 +35,17 @@ from lab.trading.types import Bar, Pending
 
 if TYPE_CHECKING:
     from lab.trading.engine import Engine
+
+
+@lru_cache(maxsize=8192)
+def _day(t: pd.Timestamp) -> str:
+    """The bar's UTC day; once per bar, not once per book (strftime is slow next to the rest of a bar)."""
+    return f"{t:%Y-%m-%d}"
+
+
+@lru_cache(maxsize=8192)
+def _pydatetime(t: pd.Timestamp) -> Any:
+    return t.to_pydatetime()
 
 
 class StepIncomplete(Exception):
@@ -157,12 +169,9 @@ class Trader:
         last = len(self.bar_ends) - 1
         scans, decisions, snaps, risk = [], [], [], []
         for i, (t, bar_scans, new_day, equity, cash, events) in enumerate(self.bar_ends):
-            scans += ledger.scan_rows(
-                self.book,
-                t,
-                [sc for sc in bar_scans if sc.pending.entry or sc.pending.exit] if shadow else bar_scans,
-            )
-            decisions += ledger.decision_rows(t, bar_scans)
+            if bar_scans:  # (a shadow's close kept only the scans that can act)
+                scans += ledger.scan_rows(self.book, t, bar_scans)
+                decisions += ledger.decision_rows(t, bar_scans)
             if new_day:
                 snaps.append(ledger.snapshot_row(self.book, "daily", t, equity, cash))
             risk += [
@@ -333,11 +342,11 @@ class Trader:
         for symbol, bar in bars.items():
             self.closes[symbol] = bar.close  # type: ignore[union-attr]
         equity = self.state.cash
-        day = f"{t:%Y-%m-%d}"
+        day = _day(t)
         new_day = self.state.day is not None and self.state.day != day
         self.state.pending = pendings
         events = self.risk.update_after_close(self.state, equity, day)
-        self.state.last_bar = t.to_pydatetime()
+        self.state.last_bar = _pydatetime(t)
         self.bar_ends.append((t, [], new_day, equity, self.state.cash, events))
 
     def _send(self, order: Any, bar: Bar | None) -> None:
@@ -395,8 +404,11 @@ class Trader:
     def _close_bar(self, t: pd.Timestamp, bars: dict[str, Bar | None], rejections: dict[str, str]) -> None:
         engine = self.engine
         try:
+            if self.buffered and hasattr(self.signals, "holding"):
+                self.signals.holding = self.positions
             updates = self.signals.update(t, bars)
-            engine.health["strategy"].set("healthy")
+            if not self.buffered:  # a shadow's health is its own status (disabled), never the engine's
+                engine.health["strategy"].set("healthy")
         except Exception as exc:  # a strategy failure must not corrupt the ledger: no new signals this bar
             updates = {}
             if self.spec.mode == "shadow":  # a failing shadow is switched off; the active book goes on
@@ -421,10 +433,12 @@ class Trader:
             self.record.update(bars, self.state.pending_map())
             self.state.signal_record = self.record.state
         equity = self.equity()
-        day = f"{t:%Y-%m-%d}"
+        day = _day(t)
         new_day = self.state.day is not None and self.state.day != day
         # The close rides along with each scan, so the dashboard can value positions without candles.
-        only_signals = self.buffered  # a shadow writes only the scans that signal
+        # A shadow writes only the scans that can act: entries, and exits of what it holds (a voting
+        # strategy's every decision too: its vote record is judged on them, as the backtest's is).
+        only_signals, voting = self.buffered, self.panel is not None
         scans = [
             ledger.Scan(
                 sym,
@@ -435,11 +449,14 @@ class Trader:
                 u.votes,
             )  # type: ignore[union-attr]
             for sym, u in updates.items()
-            if bars.get(sym) is not None and (not only_signals or u.pending.entry or u.pending.exit)
+            if bars.get(sym) is not None
+            and (
+                not only_signals or u.pending.entry or (u.pending.exit and (voting or sym in self.positions))
+            )
         ]
         self.state.pending = {sym: u.pending for sym, u in updates.items()} | {
             sym: p for sym, p in self.state.pending.items() if sym not in updates and bars.get(sym) is None
         }
         events = self.risk.update_after_close(self.state, equity, day)
-        self.state.last_bar = t.to_pydatetime()
+        self.state.last_bar = _pydatetime(t)
         self.bar_ends.append((t, scans, new_day, equity, self.state.cash, events))
