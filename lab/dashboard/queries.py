@@ -204,7 +204,8 @@ SEVERITY = {
 
 
 def alerts(db: Engine, limit: int = 20) -> pd.DataFrame:
-    """Risk events and engine errors, newest first, with a severity."""
+    """Risk events, engine errors and budget alerts (the nightly orchestrator's), newest first, with a
+    severity."""
     with db.connect() as c:
         risk = pd.read_sql(
             text(
@@ -223,9 +224,29 @@ def alerts(db: Engine, limit: int = 20) -> pd.DataFrame:
             c,
             params={"n": limit},
         )
+        raw = pd.read_sql(
+            text(
+                'SELECT created_at, service, period, measure, spent, "limit", level FROM budget_alerts '
+                "ORDER BY id DESC LIMIT :n"
+            ),
+            c,
+            params={"n": limit},
+        )
     risk["severity"] = risk["source"].map(SEVERITY).fillna("warning")
     errors["severity"] = "error"
-    parts = [f for f in (risk, errors) if not f.empty]
+    budget = pd.DataFrame(
+        {
+            "time": raw["created_at"],
+            "source": "budget " + raw["service"],
+            "symbol": "",
+            "detail": [
+                f"{r.period} {r.measure}: {r.spent:,.4g} of {r.limit:,.4g} ({r.level:.0%})"
+                for r in raw.itertuples()
+            ],
+            "severity": ["error" if v >= 1 else "warning" for v in raw["level"]],
+        }
+    )
+    parts = [f for f in (risk, errors, budget) if not f.empty]
     if not parts:
         return risk
     frame = pd.concat(parts)

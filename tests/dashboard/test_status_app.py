@@ -142,3 +142,31 @@ def test_empty_database_truth_panel_says_so(cfg):
     with session_scope(cfg):
         pass
     assert "no engine trades yet" in _app(cfg).truth.value
+
+
+def test_budget_alerts_reach_the_status_views_alerts(cfg):
+    from lab.core.llm_config import LLMConfig
+    from lab.dashboard import queries as q
+    from lab.orchestrator.budget import Budget
+    from lab.store import spool
+    from lab.store.db import ensure_schema, get_engine, readonly_engine
+
+    ensure_schema(cfg.db_url)
+    db = get_engine(cfg.db_url)
+    spool.record_usage(
+        db,
+        "nightly",
+        None,
+        provider="anthropic",
+        model="m",
+        stage="decide",
+        input_tokens=1,
+        output_tokens=1,
+        cache_write_tokens=0,
+        cache_read_tokens=0,
+        cost=1.7,
+    )
+    assert Budget(db, LLMConfig(), "nightly").alerts() == [("day", "dollars", 0.8)]  # $1.70 of $2.00
+    shown = q.alerts(readonly_engine(cfg.db_url))
+    assert shown["source"].tolist() == ["budget nightly"] and shown["severity"].tolist() == ["warning"]
+    assert shown["detail"].iloc[0] == "day dollars: 1.7 of 2 (80%)"

@@ -337,3 +337,85 @@ def test_without_a_key_the_offline_policy_answers(lab_root, monkeypatch):
     assert make_client(cfg, db_of(cfg)).provider == "offline"
     result = run_nightly(cfg, tools=False)
     assert spool.cycle(db_of(cfg), result.cycle_id)["provider"] == "offline"
+
+
+def test_a_parameter_change_lands_as_a_shadow_of_the_same_strategy(lab_root):
+    cfg = night_project(lab_root)
+    change = {
+        "decision": "PARAMETER_CHANGE",
+        "rationale": "slower EMAs",
+        "confidence": 0.6,
+        "target": "ema_rsi_volume",
+        "parameters": {"fast": 12, "slow": 30},
+    }
+    result = night(cfg, MessagesAPI([answer(FINISH), answer(change)]))
+    (row,) = candidates(cfg)
+    assert (row["status"], row["name"]) == ("shadow", f"ema_rsi_volume_p{result.cycle_id}"), row["reason"]
+    assert row["params"]["values"]["fast"] == 12 and [g["gate"] for g in row["gates"]] == [
+        "parameters",
+        "backtest",
+        "walk_forward",
+        "shadow",
+    ]
+    with db_of(cfg).connect() as c:
+        book = c.execute(select(Book.strategy, Book.params).where(Book.key == f"shadow:{row['name']}")).one()
+    assert book[0] == "ema_rsi_volume" and book[1]["slow"] == 30
+    bad = {**change, "parameters": {"fast": 40, "slow": 30}}  # outside its range: refused, nothing registered
+    night(cfg, MessagesAPI([answer(FINISH), answer(bad)]))
+    assert [r["status"] for r in candidates(cfg)] == ["shadow", "rejected"] and len(shadows(cfg)) == 1
+
+
+def test_an_analysis_update_is_sandboxed_then_deployed_with_the_old_version_archived(lab_root):
+    import shutil
+
+    from tests.trading.helpers import ROOT
+
+    cfg = night_project(lab_root)
+    shutil.copytree(ROOT / "statistics", lab_root / "statistics")
+    update = {
+        "decision": "ANALYSIS_UPDATE",
+        "rationale": "median return per group",
+        "confidence": 0.6,
+        "target": "trade_performance",
+        "change_request": "add the median return to each group",
+    }
+    edit = {
+        "summary": "median",
+        "version": "1.3.0",
+        "edits": [
+            {
+                "find": '"mean_return": float(g["ret"].mean()),',
+                "replace": '"mean_return": float(g["ret"].mean()),\n            "median_return": float(g["ret"].median()),',
+            }
+        ],
+    }
+    result = night(cfg, MessagesAPI([answer(FINISH), answer(update), answer(edit), answer(APPROVE)]))
+    assert result.status == "completed", result.reason
+    (row,) = candidates(cfg)
+    assert row["status"] == "deployed" and [g["gate"] for g in row["gates"]] == [
+        "review",
+        "sandbox",
+        "deploy",
+    ]
+    active = (lab_root / "statistics" / "active" / "trade_performance.py").read_text()
+    assert 'VERSION = "1.3.0"' in active.replace("'", '"') and "median_return" in active
+    assert 'PARENT_VERSION = "1.2.0"' in active.replace("'", '"')
+    assert any(
+        p.name.startswith("trade_performance-v1.2.0") for p in (lab_root / "statistics" / "archive").iterdir()
+    )
+    broken = {
+        **edit,
+        "version": "1.4.0",
+        "edits": [
+            {
+                "find": '"median_return": float(g["ret"].median()),',
+                "replace": '"median_return": open("/etc/passwd").read(),',
+            }
+        ],
+    }
+    night(cfg, MessagesAPI([answer(FINISH), answer(update), answer(broken), answer(APPROVE)]))
+    first, second = sorted(candidates(cfg), key=lambda r: r["id"])
+    assert (first["status"], second["status"]) == ("deployed", "rejected")
+    assert second["gates"][-1]["gate"] == "sandbox" and "'open'" in second["gates"][-1]["detail"]
+    assert "median_return" in (lab_root / "statistics" / "active" / "trade_performance.py").read_text()
+    assert "passwd" not in (lab_root / "statistics" / "active" / "trade_performance.py").read_text()
