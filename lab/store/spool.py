@@ -248,11 +248,25 @@ def search(db: Engine, query: str, limit: int = 50) -> pd.DataFrame:
             return pd.read_sql(text(sql), c, params={"q": phrase, "n": limit})
         like = "%" + query.replace("%", r"\%").replace("_", r"\_") + "%"
         sql = (
-            f"SELECT {cols}, replace(substr(t.raw_text, 1, 160), char(10), ' ') AS snippet FROM thoughts t "
+            f"SELECT {cols}, t.raw_text AS snippet FROM thoughts t "
             "WHERE lower(t.raw_text) LIKE lower(:q) ESCAPE '\\' OR lower(t.error) LIKE lower(:q) ESCAPE '\\' "
             "ORDER BY t.id DESC LIMIT :n"
         )
-        return pd.read_sql(text(sql), c, params={"q": like, "n": limit})
+        found = pd.read_sql(text(sql), c, params={"q": like, "n": limit})
+    found["snippet"] = [_snippet(t, query) for t in found["snippet"]]
+    return found
+
+
+def _snippet(text_: str, query: str, width: int = 60) -> str:
+    """The match with some text around it, marked like FTS5's snippet()."""
+    at = text_.lower().find(query.lower())
+    if at < 0:
+        return " ".join(text_[: 2 * width].split())
+    head = ("… " if at > width else "") + text_[max(0, at - width) : at]
+    tail = text_[at + len(query) : at + len(query) + width] + (
+        " …" if at + len(query) + width < len(text_) else ""
+    )
+    return " ".join(f"{head}«{text_[at : at + len(query)]}»{tail}".split())
 
 
 def _has_fts(c: Any) -> bool:

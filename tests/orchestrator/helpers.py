@@ -31,9 +31,11 @@ daily_dollars = 5.0
 """
 
 
-def night_project(root: Path, losing_trades: int = 40, extra_toml: str = "") -> LabConfig:
+def night_project(
+    root: Path, losing_trades: int = 40, extra_toml: str = "", env: dict | None = None
+) -> LabConfig:
     (root / "lab.toml").write_text((root / "lab.toml").read_text() + NIGHT_TOML + extra_toml)
-    cfg = make_project(root, days=8)
+    cfg = make_project(root, days=8, env=env)
     ensure_schema(cfg.db_url)
     if losing_trades:
         rng = np.random.default_rng(5)
@@ -65,7 +67,7 @@ def night_project(root: Path, losing_trades: int = 40, extra_toml: str = "") -> 
                         exit_reason="signal",
                     )
                 )
-    return load_config(root / "lab.toml", env={})
+    return load_config(root / "lab.toml", env=env or {})
 
 
 def db_of(cfg: LabConfig):

@@ -175,3 +175,36 @@ def test_truth_benchmarks_and_analysis_modules_on_postgres(lab_root, pg_url):
     results = m.run_active(cfg)
     assert all(r.ok for r in results.values()), {k: r.reason for k, r in results.items()}
     assert results["trade_performance"].value["closed_trades"] == len(closed)
+
+
+def test_a_nightly_cycle_and_its_spool_on_postgres(lab_root, pg_url):
+    from lab.dashboard import queries as q
+    from lab.orchestrator.budget import Budget
+    from lab.orchestrator.nightly import run_nightly
+    from lab.orchestrator.offline import OfflinePolicy
+    from lab.store import spool
+    from tests.orchestrator.helpers import night_project
+
+    cfg = night_project(lab_root, env={"LAB_DB_URL": pg_url})
+    result = run_nightly(cfg, client=OfflinePolicy(), tools=False)
+    assert (result.status, result.decision) == ("completed", "STRATEGY_UPDATE"), result.reason
+    engine = db.get_engine(pg_url)
+    assert spool.candidates(engine, result.cycle_id)["status"].tolist() == ["shadow"]
+    hits = spool.search(engine, "tighten its entry filter")  # no FTS5 on PostgreSQL: ILIKE
+    assert hits["cycle_id"].tolist() == [result.cycle_id] and hits["stage"].tolist() == ["decide"]
+    spool.record_usage(
+        engine,
+        "nightly",
+        result.cycle_id,
+        provider="anthropic",
+        model="m",
+        stage="decide",
+        input_tokens=1,
+        output_tokens=1,
+        cache_write_tokens=0,
+        cache_read_tokens=0,
+        cost=5.5,
+    )  # of $5.00
+    assert {lvl for _p, _m, lvl in Budget(engine, cfg.llm, "nightly").alerts()} == {0.8, 1.0}
+    alerts = q.alerts(db.readonly_engine(pg_url))
+    assert "budget nightly" in alerts["source"].tolist()
