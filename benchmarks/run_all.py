@@ -807,35 +807,31 @@ def write(rows: list[tuple[str, str, str]], partial: str = "") -> None:
     print("\n".join(lines))
 
 
-def only_orchestrator() -> None:
-    """`python benchmarks/run_all.py orchestrator`: rerun the orchestrator's rows, keep the others."""
-    import re
-
+def partial_run() -> None:
+    """`python benchmarks/run_all.py orchestrator`: rerun the shadows', the main job's and the
+    orchestrator's rows; the others stay from the previous full run (the file says so)."""
     old = (ROOT / "BENCHMARKS.md").read_text().split("\n\n## ", 1)[0]
     kept = [
         tuple(c.strip() for c in line.strip("|").split(" | "))
         for line in old.splitlines()
-        if line.startswith("| ") and " | " in line
-    ]
-    kept = [
-        r
-        for r in kept
-        if r[0] != "benchmark"
-        and not re.match(r"(nightly cycle|thought-spool view|generated strategy)", r[0])
+        if line.startswith("| ") and " | " in line and not line.startswith("| benchmark |")
     ]
     rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as d:
+        rows += bench_books(Path(d))
     with tempfile.TemporaryDirectory() as d:
         rows += bench_main_job(str(Path(d) / "clone"))
         rows += orchestrator.bench_nightly(Path(d) / "clone")
     with tempfile.TemporaryDirectory() as d:
         rows += orchestrator.bench_spool_view(Path(d))
     rows += orchestrator.bench_worker()
-    names = {r[0] for r in rows}
+    fresh = {r[0]: r for r in rows}
+    merged = [fresh.pop(r[0], r) for r in kept if not r[0].startswith("nightly cycle")]
     write(
-        [r for r in kept if r[0] not in names] + rows,
-        " (main job and orchestrator rows; the others from the previous full run)",
+        merged + list(fresh.values()),
+        " (rerun: shadows, main job and orchestrator rows; the others from the previous full run)",
     )
 
 
 if __name__ == "__main__":
-    only_orchestrator() if sys.argv[1:] == ["orchestrator"] else main()
+    partial_run() if sys.argv[1:] == ["orchestrator"] else main()

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from lab.core.config import LabConfig
 from lab.core.errors import LabError
+from lab.core.secrets import scrub
 from lab.orchestrator import candidates as cand
 from lab.orchestrator import prompts
 from lab.orchestrator.budget import Budget
@@ -444,6 +445,8 @@ class NightlyCycle:
             result.reason = f"internal error: {type(exc).__name__}: {exc}"
             spool.add_thought(self.db, self.cycle_id, stage="cycle", provider="lab", error=result.reason)
         spool.prune_observations(self.db, self.config.llm.observations_kept_days)
+        # what the model wrote reaches the console, the notebook and its report from here: scrubbed too
+        result.reason, result.analysis = scrub(result.reason), scrub(result.analysis)
         result.duration_s = time.perf_counter() - started
         spool.finish_cycle(
             self.db, self.cycle_id, result.status, result.decision, result.reason, result.duration_s

@@ -300,15 +300,15 @@ class Engine:
         age = pd.Timestamp(self.clock.now()) - (step.time + self.tf)
         return age > self.tf * self.config.engine.stale_after_bars
 
-    def _guarded(self, trader: Trader, t: pd.Timestamp, phase: Callable[[], Any]) -> Any:
+    def _guarded(self, trader: Trader, t: pd.Timestamp, phase: Callable[..., Any], *args: Any) -> Any:
         """Run one book's phase; a shadow that raises is disabled with its error and never disturbs the
         other books (its later phases of this bar are skipped)."""
         if trader.disabled:
             return None
-        if trader.spec.mode != "shadow":
-            return phase()
+        if not trader.buffered:
+            return phase(*args)
         try:
-            return phase()
+            return phase(*args)
         except StepIncomplete:
             raise
         except Exception as exc:
@@ -317,7 +317,8 @@ class Engine:
 
     def process_step(self, step: Step) -> None:
         t = step.time
-        if all(tr.state.last_bar is not None and t <= pd.Timestamp(tr.state.last_bar) for tr in self.traders):
+        when = t.to_pydatetime()
+        if all(tr.state.last_bar is not None and when <= tr.state.last_bar for tr in self.traders):
             return
         bars = self._clean_bars(step)
         stale = self._is_stale(step)
@@ -332,12 +333,12 @@ class Engine:
         # their earlier bar ends), then orders go to the brokers, then every book closes the bar.
         plans: list[tuple[Trader, BarPlan]] = []
         for trader in self.traders:
-            plan = self._guarded(trader, t, lambda tr=trader: tr.plan(t, bars, stale))
+            plan = self._guarded(trader, t, trader.plan, t, bars, stale)
             if plan is not None:
                 plans.append((trader, plan))
         for trader, plan in plans:
             if plan.writes and trader.buffered:  # a shadow's orders wait for its flush
-                self._guarded(trader, t, lambda tr=trader, p=plan: tr.commit(None, p))
+                self._guarded(trader, t, trader.commit, None, plan)
         writing = [(tr, p) for tr, p in plans if p.writes and not tr.buffered]
         if writing:
             with session_scope(self.config) as session:
@@ -348,9 +349,9 @@ class Engine:
                 for trader, plan in writing:
                     trader.commit(session, plan)
         for trader, plan in plans:
-            self._guarded(trader, t, lambda tr=trader, p=plan: tr.send(p, bars))
+            self._guarded(trader, t, trader.send, plan, bars)
         for trader, plan in plans:
-            self._guarded(trader, t, lambda tr=trader, p=plan: tr.close(p, bars))
+            self._guarded(trader, t, trader.close, plan, bars)
         if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             self.flush()
         self.summary.steps += 1

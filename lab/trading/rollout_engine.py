@@ -150,8 +150,13 @@ class RolloutDriver:
         """A new UTC day: yesterday's returns through the checks; then the capital the state asks for."""
         if self.day == day:
             return
+        first = self.day is None  # the rollout's first day begins: nothing has been held a day yet
         self.day = self.extra["day"] = day
         self.engine.flush()
+        if first:
+            self.extra["last"] = [self.candidate.equity(), self.previous.equity()]
+            self._commit(day, [])
+            return
         events: list[tuple[str, float, float, str]] = []
         if self.extra.get("flat_wait"):
             self._finish_when_flat(day, events)

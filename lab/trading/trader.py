@@ -224,7 +224,7 @@ class Trader:
     # --- one bar, in phases the engine runs for every book in turn ---------------------------------------
     def plan(self, t: pd.Timestamp, bars: dict[str, Bar | None], stale: bool) -> BarPlan | None:
         """This bar's decisions (no DB write); None when the book closed the bar already."""
-        if self.state.last_bar is not None and t <= pd.Timestamp(self.state.last_bar):
+        if self.state.last_bar is not None and _pydatetime(t) <= self.state.last_bar:
             return None  # this book already closed the bar (a retried step, or a restart)
         orders = []
         if self.orders_until is not None and t <= self.orders_until:
@@ -331,8 +331,7 @@ class Trader:
             and self.panel is None
             and not self.positions
             and not plan.rejections
-            and all(b is not None for b in bars.values())
-            and set(bars) == set(self.symbols)
+            and None not in bars.values()
         )
         return quiet(plan.t) if ok else None
 

@@ -198,3 +198,31 @@ def test_nightly_notebook_shows_the_spool_and_the_shadows(project):
     for text in (f"Night {night['id']} (offline)", "[1] analyze · offline", "[2] decide · offline", "truth_benchmark",
                  "constraint", "The shadows and the promoter", "Model spend per day"):
         assert text in html, text
+
+
+def test_nightly_notebook_through_the_real_sdk_leaves_no_key_in_any_file(project, monkeypatch):
+    """The notebook's kernel talks to a local Messages API server over HTTP (ANTHROPIC_BASE_URL) with a
+    key in its environment; the key reaches the server and no file the run leaves (the DB, the executed
+    notebook, the HTML report, the logs) contains it."""
+    from tests.fakes.messages_api import MessagesAPI, MessagesServer, answer
+
+    key = "sk-ant-notebook-test-0a1b2c3d4e5f6a7b8c9d"
+    api = MessagesAPI(
+        [
+            answer({"thought": "t", "action": "finish", "analysis": f"nothing to see; key {key}", "observations": []}),
+            answer({"decision": "NO_CHANGE", "rationale": f"no record yet ({key})", "confidence": 0.9}),
+        ]
+    )
+    server = MessagesServer(api)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    try:
+        outcome = run_notebook(project, "nightly_orchestration", TINY["nightly_orchestration"])
+    finally:
+        server.close()
+    assert outcome.status == "succeeded", outcome.error
+    assert len(api.requests) == 2 and any(key in v for v in api.headers[0].values())
+    html = outcome.output_html.read_text()
+    assert "(anthropic)" in html and "NO_CHANGE" in html and "[redacted]" in html
+    leaked = [str(p) for p in project.root.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
+    assert leaked == []

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -145,9 +146,39 @@ def test_sigkill_during_the_rollout_leaves_one_consistent_stage_and_loses_no_tra
     # same books hold the same trades (the candidate's book is "paper" now, the old one retired)
     from lab.trading.deployment import promote_completed_rollout
 
-    promote_completed_rollout(ref), promote_completed_rollout(cfg)
-    books = ("paper", "shadow:bollinger", "retired:paper:1")
+    promote_completed_rollout(ref), promote_completed_rollout(cfg)  # (cfg's may have happened at a restart)
+    with session_scope(cfg) as s:
+        completed = s.scalars(select(Rollout)).one().status == "completed"
+    books = ("paper", "shadow:bollinger", "retired:paper:1" if completed else "rollout:bollinger")
     counts = {b: (len(engine_trades(ref, b)), len(engine_trades(cfg, b))) for b in books}
     for book in books:
         assert counts[book][0] == counts[book][1], (book, counts)
         assert_same_trades(engine_trades(ref, book), engine_trades(cfg, book))
+
+
+def test_the_live_engine_trades_a_running_rollout_and_moves_its_first_stage(lab_root):
+    """The rollout's book joins the live engine (ccxt against a local Kraken-like server) as it joins a
+    replay: the candidate trades through the engine's broker and receives the first stage's capital."""
+    from lab.market.fetch import make_exchange
+    from lab.store.models import Book
+    from lab.trading.setup import live_engine
+    from tests.conftest import make_candles
+    from tests.fakes.kraken import FakeKraken
+
+    cfg = promoted(lab_root, CALM, days=1)
+    forming = pd.Timestamp.now(tz="UTC").floor("5min")
+    start = forming - pd.Timedelta(minutes=5 * 80)
+    data = {"BTC/USD": make_candles(81, start=str(start), seed=3)}
+    with FakeKraken(data) as fake:
+        ex = make_exchange("kraken", {"public": fake.url})
+        ex.rateLimit = 1
+        engine = live_engine(cfg, "ema_rsi_volume", ["BTC/USD"], exchange=ex, shadows=True)
+        engine.feed.max_polls = 2
+        engine.feed.poll_seconds = 0.01
+        assert [t.spec.key for t in engine.traders] == ["paper", "shadow:bollinger", "rollout:bollinger"]
+        engine.run()
+    kinds = [k for _d, k, _s in events(cfg)]
+    assert kinds[:2] == ["started", "transfer"]
+    assert state(cfg, "rollout:bollinger").cash == pytest.approx(0.25 * 10_000)  # held: not a day yet
+    with session_scope(cfg) as s:
+        assert s.scalar(select(Book.mode).where(Book.key == "rollout:bollinger")) == "paper"
