@@ -15,7 +15,7 @@ from lab.backtest.verdict import metrics_table, sharpe_evidence, trades_per_day,
 from lab.core.config import LabConfig, load_config
 from lab.core.errors import LabError
 from lab.market.repository import load_many
-from lab.strategy.loader import load_strategy
+from lab.strategy.loader import load_configured
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -144,7 +144,7 @@ def run_report(params: BacktestNotebookParams) -> BacktestReport:
     )
     sw = wf = None
     if params.sweep or params.walk_forward_splits:
-        loaded = load_strategy(params.strategy, cfg.strategies_dir, cfg.agents, cfg.agents_store, cfg.sandbox)
+        loaded = load_configured(cfg, params.strategy)
         symbol = params.symbols[0]
         candles = load_many(cfg, params.exchange, [symbol], loaded.cls.timeframe, params.start, params.end)[
             symbol

@@ -22,7 +22,7 @@ from lab.core.timeframes import pandas_freq
 from lab.market.grid import prepare_candles
 from lab.market.repository import load_many
 from lab.strategy.compute import strategy_signals
-from lab.strategy.loader import LoadedStrategy, load_strategy
+from lab.strategy.loader import LoadedStrategy, load_configured
 
 
 @dataclass
@@ -227,9 +227,7 @@ def run_backtest(
     record: bool = True,
 ) -> BacktestResult:
     """Load the strategy and candles, backtest, and (by default) record the experiment in the DB."""
-    loaded = load_strategy(
-        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-    )
+    loaded = load_configured(config, strategy)
     if timeframe and timeframe != loaded.cls.timeframe:
         raise LabError(f"{loaded.path.name} runs on {loaded.cls.timeframe} candles, not {timeframe}")
     candles = load_many(config, exchange, symbols, loaded.cls.timeframe, start, end)

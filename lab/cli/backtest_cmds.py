@@ -31,13 +31,13 @@ def backtest_cmd(
     from lab.backtest.run import execution_model, run_backtest
     from lab.backtest.sweep import sweep
     from lab.market.repository import load_many
-    from lab.strategy.loader import load_strategy
+    from lab.strategy.loader import load_configured
 
     cfg = config()
     symbols = symbols or list(cfg.sample.symbols)
     overrides = json.loads(params) if params else None
     if sweep_grid:
-        loaded = load_strategy(strategy, cfg.strategies_dir, cfg.agents, cfg.agents_store, cfg.sandbox)
+        loaded = load_configured(cfg, strategy)
         grid = loaded.cls.Params.grid(limit=limit)
         candles = load_many(cfg, exchange, symbols[:1], loaded.cls.timeframe, start, end)[symbols[0]]
         result = sweep(

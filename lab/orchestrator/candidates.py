@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from lab.market.repository import load_many
 from lab.orchestrator.decision import CodeProposal
 from lab.sandbox.screen import STRATEGY_LAB_MODULES, screen
 from lab.strategy.checks import lookahead_check
-from lab.strategy.loader import LoadedStrategy, load_strategy
+from lab.strategy.loader import LoadedStrategy, load_configured
 from lab.strategy.sandboxed import GENERATED_DIR, GENERATED_MARKER
 from lab.trading.shadows import add_shadow
 
@@ -152,10 +152,6 @@ class Outcome:
     code_hash: str = ""
     shadow_key: str | None = None
 
-    @property
-    def gate_rows(self) -> list[dict[str, Any]]:
-        return [asdict(x) for x in self.gates]
-
 
 def code_candidate(
     config: LabConfig,
@@ -180,9 +176,7 @@ def code_candidate(
     path = folder / f"{name}.py"
     path.write_text(source)
     try:
-        loaded = load_strategy(
-            str(path), config.strategies_dir, config.agents, config.agents_store, config.sandbox
-        )
+        loaded = load_configured(config, str(path))
         strategy = loaded.create(params)
     except LabError as exc:
         gates.append(Gate("sandbox", False, str(exc)))
@@ -224,9 +218,7 @@ def params_candidate(
     dry_run: bool,
 ) -> Outcome:
     try:
-        loaded = load_strategy(
-            target, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-        )
+        loaded = load_configured(config, target)
         loaded.create(params)
         gates = [Gate("parameters", True, f"valid for {loaded.name} {loaded.version}")]
         gates += _trading_gates(config, loaded, params, candles)

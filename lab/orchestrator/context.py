@@ -21,7 +21,7 @@ from lab.research.modules import latest_outputs
 from lab.research.truth import truth_benchmarks
 from lab.store.models import AgentPerformance, Book, EngineTrade, PromotionEvaluation
 from lab.store.spool import recent_observations
-from lab.strategy.loader import load_strategy
+from lab.strategy.loader import load_configured
 from lab.trading.shadows import shadow_table
 
 MAX_ITEM_CHARS = 6000
@@ -40,9 +40,7 @@ def strategy_catalogue(config: LabConfig) -> list[dict[str, Any]]:
     for folder in ("active", "candidates"):
         for path in sorted((config.strategies_dir / folder).glob("*.py")):
             try:
-                loaded = load_strategy(
-                    str(path), config.strategies_dir, config.agents, config.agents_store, config.sandbox
-                )
+                loaded = load_configured(config, str(path))
             except LabError:
                 continue
             params = {}

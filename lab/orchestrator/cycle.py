@@ -10,7 +10,7 @@ import json
 import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,9 @@ from lab.core.secrets import scrub
 from lab.orchestrator import candidates as cand
 from lab.orchestrator import prompts
 from lab.orchestrator.budget import Budget
-from lab.orchestrator.context import by_name, gather
+from lab.orchestrator.context import gather
 from lab.orchestrator.decision import AnalysisStep, CodeProposal, Decision, ParseError, Review, parse
-from lab.orchestrator.llm import LLMClient, LLMError, LLMRequest, LLMResponse
+from lab.orchestrator.llm import Attempt, LLMClient, LLMError, LLMRequest, LLMResponse
 from lab.orchestrator.offline import _key
 from lab.orchestrator.tools import ToolRegistry
 from lab.research import modules
@@ -75,7 +75,10 @@ class NightlyCycle:
 
     # --- calls ------------------------------------------------------------------------------------------
 
-    def _call(self, stage: str, messages: list[dict[str, str]], inputs: dict[str, Any]) -> LLMResponse:
+    def _call(
+        self, stage: str, messages: list[dict[str, str]], inputs: dict[str, Any]
+    ) -> tuple[LLMResponse, dict[str, Any]]:
+        """The response and the spool fields every row of this request carries."""
         request = LLMRequest(
             stage,
             self.config.llm.models[stage],
@@ -97,15 +100,7 @@ class NightlyCycle:
         try:
             response = self.client.complete(request)
         except LLMError as exc:
-            for a in exc.failures:
-                spool.add_thought(
-                    self.db,
-                    self.cycle_id,
-                    **base,
-                    attempt=a.attempt,
-                    latency_s=a.latency_s,
-                    error=f"{a.kind}: {a.error}",
-                )
+            self._attempts(base, exc.failures)
             if exc.response is not None:  # a refusal: the tokens were spent
                 self._record(
                     stage,
@@ -117,7 +112,12 @@ class NightlyCycle:
             elif not exc.failures:
                 spool.add_thought(self.db, self.cycle_id, **base, error=f"{exc.kind}: {exc.message}")
             raise StageFailure(stage, exc.kind, exc.message) from None
-        for a in response.failures:
+        self._attempts(base, response.failures)
+        return response, base
+
+    def _attempts(self, base: dict[str, Any], failures: list[Attempt]) -> None:
+        """Each failed try (timeout, 429, 529, 5xx) is a spool row of its own."""
+        for a in failures:
             spool.add_thought(
                 self.db,
                 self.cycle_id,
@@ -126,8 +126,6 @@ class NightlyCycle:
                 latency_s=a.latency_s,
                 error=f"{a.kind}: {a.error}",
             )
-        response.thought_base = base  # type: ignore[attr-defined]
-        return response
 
     def _record(
         self,
@@ -160,8 +158,7 @@ class NightlyCycle:
         return thought
 
     def _ask(self, stage: str, messages: list[dict[str, str]], inputs: dict[str, Any], schema: type) -> Any:
-        response = self._call(stage, messages, inputs)
-        base = response.thought_base  # type: ignore[attr-defined]
+        response, base = self._call(stage, messages, inputs)
         attempt = len(response.failures) + 1
         try:
             answer = parse(response.text, schema)
@@ -298,15 +295,9 @@ class NightlyCycle:
             if kind == "ANALYSIS_UPDATE":
                 return self._analysis_update(decision, row)
             path = resolve_path(target, self.config.strategies_dir)
-            from lab.strategy.loader import load_strategy
+            from lab.strategy.loader import load_configured
 
-            parent = load_strategy(
-                str(path),
-                self.config.strategies_dir,
-                self.config.agents,
-                self.config.agents_store,
-                self.config.sandbox,
-            )
+            parent = load_configured(self.config, str(path))
             row["parent"] = f"{parent.name} {parent.version}"
             if kind == "STRATEGY_UPDATE":
                 source = path.read_text()
@@ -405,8 +396,6 @@ class NightlyCycle:
         ), f"{info.name} {version} deployed"
 
     def _store(self, row: dict[str, Any], gates: list[cand.Gate], status: str, reason: str) -> int:
-        from dataclasses import asdict
-
         row = {"version": "", "path": "", "code_hash": "", "diff": "", "shadow_key": None} | row
         return spool.add_candidate(
             self.db, self.cycle_id, **row, gates=[asdict(g) for g in gates], status=status, reason=reason
@@ -457,7 +446,3 @@ class NightlyCycle:
 def _name(parent: str, tag: str, cycle_id: int) -> str:
     base = re.sub(r"_[cpa]\d+$", "", parent)[:40]
     return f"{base}_{tag}{cycle_id}"
-
-
-def context_item(items: list[dict[str, Any]], name: str) -> Any:
-    return by_name(items, "truth_benchmark", name)

@@ -13,33 +13,19 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from lab.orchestrator.context import by_name
 from lab.orchestrator.llm import LLMError, LLMRequest, LLMResponse
+from lab.research.agent_stats import wilson
 
 
 @dataclass(frozen=True)
 class OfflineRules:
     min_trades: int = 30  # closed trades before a loss is judged (the t-test needs a sample)
     alpha: float = 0.05  # one-sided significance of "loses on average"
-
-
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    z, p = 1.959964, k / n
-    centre, half = (
-        (p + z * z / (2 * n)) / (1 + z * z / n),
-        z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n),
-    )
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _value(items: list[dict[str, Any]], kind: str, name: str) -> Any:
-    return next((i["value"] for i in items if i["kind"] == kind and i["name"] == name), None)
 
 
 def tighten_step(params: dict[str, dict[str, Any]]) -> tuple[str, float] | None:
@@ -80,9 +66,9 @@ class OfflinePolicy:
     def _analyze(self, inputs: dict[str, Any]) -> dict[str, Any]:
         items = inputs["items"]
         lines, observations = [], []
-        for book in _value(items, "truth_benchmark", "per_book") or []:
+        for book in by_name(items, "truth_benchmark", "per_book") or []:
             n, wins = int(book.get("trades") or 0), int(book.get("wins") or 0)
-            lo, hi = _wilson(wins, n)
+            lo, hi = wilson(wins, n) if n else (0.0, 1.0)
             line = (
                 f"{book.get('book')} ({book.get('strategy')}): {n} closed trades, win rate "
                 f"{(wins / n if n else 0):.0%} [95% {lo:.0%}-{hi:.0%}], net P&L {float(book.get('net_pnl') or 0):+,.2f}, "
@@ -91,18 +77,18 @@ class OfflinePolicy:
             lines.append(line)
             if n:
                 observations.append(line)
-        act = _value(items, "truth_benchmark", "activity") or {}
+        act = by_name(items, "truth_benchmark", "activity") or {}
         hours = act.get("hours_since_last_signal")
         if hours is not None:
             lines.append(f"last entry signal {hours:.1f} h before the newest scan")
-        for ev in _value(items, "truth_benchmark", "promoter") or []:
+        for ev in by_name(items, "truth_benchmark", "promoter") or []:
             observations.append(
                 f"promoter on {ev['shadow']}: {ev['decision']} after {ev['days']} days ({ev['reason']})"
             )
         flagged = sorted(
             {
                 r["agent"]
-                for r in _value(items, "truth_benchmark", "agent_leaderboard") or []
+                for r in by_name(items, "truth_benchmark", "agent_leaderboard") or []
                 if r.get("flagged")
             }
         )
@@ -119,8 +105,8 @@ class OfflinePolicy:
 
     def _decide(self, inputs: dict[str, Any]) -> dict[str, Any]:
         items, tried = inputs["items"], inputs.get("tried", [])
-        catalogue = {s["name"]: s for s in _value(items, "constraint", "strategies") or []}
-        board = _value(items, "truth_benchmark", "agent_leaderboard") or []
+        catalogue = {s["name"]: s for s in by_name(items, "constraint", "strategies") or []}
+        board = by_name(items, "truth_benchmark", "agent_leaderboard") or []
         flagged = sorted({r["agent"] for r in board if r.get("flagged")})
         voting = next((s for s in catalogue.values() if s.get("voting")), None)
         if flagged and voting:
@@ -161,7 +147,7 @@ class OfflinePolicy:
     def _losing(self, items: list[dict[str, Any]]) -> list[tuple[str, str, float, int, float]]:
         """Books whose trades lose on average: the context's one-sided t-test of trade returns."""
         out = []
-        for row in _value(items, "truth_benchmark", "expectancy_test") or []:
+        for row in by_name(items, "truth_benchmark", "expectancy_test") or []:
             n, p = int(row["trades"]), row.get("p_loss")
             if n >= self.rules.min_trades and p is not None and p < self.rules.alpha:
                 out.append((str(row["book"]), str(row["strategy"]), float(p), n, float(row["mean_return"])))

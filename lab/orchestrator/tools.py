@@ -75,15 +75,9 @@ class ToolRegistry:
     def _backtest(self, args: dict[str, Any]) -> Any:
         from lab.backtest.records import save_experiment
         from lab.backtest.run import backtest, execution_model
-        from lab.strategy.loader import load_strategy
+        from lab.strategy.loader import load_configured
 
-        loaded = load_strategy(
-            str(args.get("strategy")),
-            self.config.strategies_dir,
-            self.config.agents,
-            self.config.agents_store,
-            self.config.sandbox,
-        )
+        loaded = load_configured(self.config, str(args.get("strategy")))
         candles = self._candles()
         res = backtest(
             loaded,

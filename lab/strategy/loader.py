@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.core.agents import VotingStrategy
-from lab.core.config import AgentsConfig, SandboxConfig
+from lab.core.config import AgentsConfig, LabConfig, SandboxConfig
 from lab.core.contract import Strategy
 from lab.core.errors import StrategyError
 
@@ -100,6 +100,14 @@ def single_subclass(module: Any, base: type, path: Path) -> type:
             f"{path.name}: expected exactly one {base.__name__} subclass, found {len(classes)}"
         )
     return classes[0]
+
+
+def load_configured(config: LabConfig, name_or_path: str) -> LoadedStrategy:
+    """load_strategy with the project's strategies folder, [agents] and [sandbox] (what every caller
+    that has a LabConfig wants)."""
+    return load_strategy(
+        name_or_path, config.strategies_dir, config.agents, config.agents_store, config.sandbox
+    )
 
 
 def load_strategy(

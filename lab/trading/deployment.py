@@ -24,7 +24,7 @@ from lab.core.errors import LabError
 from lab.store.db import session_scope
 from lab.store.models import Book, EngineState, Rollout
 from lab.store.models_strategy import StrategyDeployment
-from lab.strategy.loader import load_strategy, resolve_path
+from lab.strategy.loader import load_configured, resolve_path
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,6 @@ def _rel(config: LabConfig, path: Path) -> str:
     path = path.resolve()
     root = config.root.resolve()
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-
-
-def _load(config: LabConfig, path: Path) -> Any:
-    return load_strategy(str(path), config.strategies_dir, config.agents, config.agents_store, config.sandbox)
 
 
 def _record(s: Any, loaded: Any, action: str, path: str, **extra: Any) -> None:
@@ -72,7 +68,7 @@ def active_strategy(config: LabConfig) -> ActiveStrategy:
         raise LabError(
             f"strategies/active/ must hold exactly one strategy (found: {found}); lab strategy deploy NAME"
         )
-    loaded = _load(config, files[0])
+    loaded = load_configured(config, str(files[0]))
     with session_scope(config) as s:
         row = s.scalars(
             select(StrategyDeployment)
@@ -91,7 +87,7 @@ def active_strategy(config: LabConfig) -> ActiveStrategy:
 def _archive(config: LabConfig, s: Any, path: Path, reason: str) -> None:
     """Move an active file to archive/: a versioned copy (for rollback) and one by its plain name (so
     books, shadows and lab.toml that name it still find it)."""
-    loaded = _load(config, path)
+    loaded = load_configured(config, str(path))
     folder = config.strategies_dir / "archive"
     folder.mkdir(parents=True, exist_ok=True)
     versioned = folder / f"{loaded.name}-v{loaded.version}-{loaded.code_hash[:8]}.py"
@@ -111,7 +107,7 @@ def deploy(
 ) -> str:
     """Make `strategy` (a name or file) the active strategy; the active one goes to archive/."""
     source = resolve_path(strategy, config.strategies_dir)
-    loaded = _load(config, source)
+    loaded = load_configured(config, str(source))
     chosen = loaded.create(params or {}).params.model_dump(mode="json")  # refuses what it does not take
     active = config.strategies_dir / "active"
     active.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from lab.market.grid import prepare_candles
 from lab.market.repository import load_many
 from lab.strategy.checks import require_no_lookahead
 from lab.strategy.compute import strategy_signals
-from lab.strategy.loader import load_strategy
+from lab.strategy.loader import load_configured
 from lab.strategy.regime import regimes_for
 from lab.trading.brokers import PaperBroker
 from lab.trading.engine import BookSpec, Engine
@@ -88,9 +88,7 @@ def _rollout_books(config: LabConfig, loaded: Any, signals_for: Any, broker: Any
             if row is None or row.status != "completed" or (row.state or {}).get("primary"):
                 return []
         book, state = row.book, dict(row.state)
-    other = load_strategy(
-        state["strategy"], config.strategies_dir, config.agents, config.agents_store, config.sandbox
-    )
+    other = load_configured(config, state["strategy"])
     if other.cls.timeframe != loaded.cls.timeframe:
         raise LabError(
             f"rollout {book}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
@@ -136,9 +134,7 @@ def replay_engine(
         from lab.trading.shadows import active_shadow_books
 
         books = [*(books or []), *active_shadow_books(config)]
-    loaded = load_strategy(
-        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-    )
+    loaded = load_configured(config, strategy)
     chosen = loaded.create(params).params
     candles = prepare_candles(
         load_many(config, exchange, symbols, loaded.cls.timeframe, start, end), loaded.cls.timeframe
@@ -148,9 +144,7 @@ def replay_engine(
     specs = []
     for extra in books or []:
         try:
-            other = load_strategy(
-                extra.strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-            )
+            other = load_configured(config, extra.strategy)
             if other.cls.timeframe != loaded.cls.timeframe:
                 raise LabError(
                     f"book {extra.key}: {other.path.name} runs on {other.cls.timeframe}, the engine on {loaded.cls.timeframe}"
@@ -238,9 +232,7 @@ def live_engine(
     from lab.trading.deployment import promote_completed_rollout
 
     promote_completed_rollout(config)
-    loaded = load_strategy(
-        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-    )
+    loaded = load_configured(config, strategy)
     chosen = loaded.create(params).params
     exchange = exchange or make_exchange(config.market.exchange)
     if live:
@@ -292,9 +284,7 @@ def live_engine(
 
         for extra in active_shadow_books(config):
             try:
-                other = load_strategy(
-                    extra.strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-                )
+                other = load_configured(config, extra.strategy)
                 their = other.create(extra.params).params
                 if other.cls.timeframe != loaded.cls.timeframe:
                     raise LabError(

@@ -15,7 +15,7 @@ from lab.core.config import LabConfig
 from lab.core.errors import LabError
 from lab.store.db import session_scope
 from lab.store.models import Book, EngineTrade, EquitySnapshot
-from lab.strategy.loader import load_strategy
+from lab.strategy.loader import load_configured
 from lab.trading.setup import ExtraBook
 
 PREFIX = "shadow:"
@@ -39,9 +39,7 @@ def _register(
     capital_share: float,
     source: str,
 ) -> Book:
-    loaded = load_strategy(
-        strategy, config.strategies_dir, config.agents, config.agents_store, config.sandbox
-    )
+    loaded = load_configured(config, strategy)
     chosen = loaded.create(params).params  # refuses parameters the strategy does not take
     key = key_of(name)
     book = s.scalar(select(Book).where(Book.key == key))

